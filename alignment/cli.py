@@ -1,0 +1,38 @@
+"""`alignment <stage> --config RECIPE.yaml [--field value ...]`: the command line of every stage.
+
+Stages are imported only when asked for: `import trl` alone takes ~5 s, so `--help` and recipe
+errors stay instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from alignment.recipe import RecipeError
+
+# stage name -> (module with a `main(argv)`, one-line description)
+STAGES = {
+    "corpus": ("alignment.corpus", "web crawl (WARC/JSONL/Parquet) -> clean, deduplicated pretraining text (datatrove)"),
+}
+
+USAGE = "usage: alignment <stage> --config RECIPE.yaml [--field value ...]\n\nstages:\n" + "\n".join(
+    f"  {name:<10} {about}" for name, (_, about) in STAGES.items()
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage not in STAGES:
+        print(f"alignment: error: unknown stage '{stage}' (stages: {', '.join(STAGES)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(STAGES[stage][0])
+    try:
+        return module.main(rest) or 0
+    except RecipeError as e:
+        print(f"alignment {stage}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,201 @@
+"""Recipes: a stage's config dataclass, filled from a YAML file and then from the command line.
+
+The rules (TRL's TrlParser behaviour, without importing TRL at start-up: that takes ~5 s):
+- the dataclass gives the defaults, the YAML replaces them, `--field value` on the command line beats both;
+- a dict field can be changed one key at a time: `--minhash.n_grams 7`, or switched off: `--url_filter false`;
+- an unknown field, a value of the wrong type or a missing file is a `RecipeError`: the CLI prints it
+  as one line naming the field or path and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class RecipeError(Exception):
+    """A problem with a recipe or the command line, reported as one line (exit code 2)."""
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp, where: str, from_text: bool = False):
+    """Check `value` against the annotation `tp`; text from the command line is converted first."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (from_text and value in ("null", "None", "none")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, where, from_text)
+            except RecipeError as e:
+                errors.append(str(e))
+        raise RecipeError(errors[0] if len(errors) == 1 else f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise RecipeError(f"{where}: expected one of {', '.join(map(str, args))}, got {value!r}")
+        return value
+    if tp is Any:
+        return yaml.safe_load(value) if from_text else value
+    if tp is bool:
+        if from_text and isinstance(value, str):
+            lowered = value.lower()
+            if lowered in ("true", "yes", "1", "on"):
+                return True
+            if lowered in ("false", "no", "0", "off"):
+                return False
+        if isinstance(value, bool):
+            return value
+        raise RecipeError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if from_text:
+            try:
+                return int(value)
+            except ValueError:
+                raise RecipeError(f"{where}: expected an integer, got {value!r}") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise RecipeError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if from_text:
+            try:
+                return float(value)
+            except ValueError:
+                raise RecipeError(f"{where}: expected a number, got {value!r}") from None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise RecipeError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise RecipeError(f"{where}: expected a string, got {value!r}")
+    if origin is list or tp is list:
+        if from_text and isinstance(value, str):
+            value = yaml.safe_load(value) if value.startswith("[") else [v for v in value.split(",") if v]
+        if not isinstance(value, list):
+            raise RecipeError(f"{where}: expected a list, got {value!r}")
+        item_tp = args[0] if args else Any
+        return [coerce(v, item_tp, f"{where}[{i}]", from_text) for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if from_text and isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    raise RecipeError(f"{where}: unsupported field type {_type_name(tp)}")
+
+
+def _split_argv(argv: list[str]) -> list[tuple[str, str | None]]:
+    """`--a 1 --b=2 --flag` -> [("a", "1"), ("b", "2"), ("flag", None)]."""
+    pairs, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--"):
+            raise RecipeError(f"unexpected argument '{arg}': fields are given as --name value")
+        name = arg[2:]
+        if "=" in name:
+            name, value = name.split("=", 1)
+            pairs.append((name, value))
+            i += 1
+        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+            pairs.append((name, argv[i + 1]))
+            i += 2
+        else:
+            pairs.append((name, None))
+            i += 1
+    return pairs
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of field: value")
+    return data
+
+
+def parse_recipe(config_cls, argv: list[str]):
+    """Build `config_cls` from `--config FILE` (optional) and `--field value` overrides."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    hints = typing.get_type_hints(config_cls)
+    pairs = _split_argv(argv)
+    values: dict[str, Any] = {}
+
+    config_files = [v for k, v in pairs if k == "config"]
+    for path in config_files:
+        if path is None:
+            raise RecipeError("--config: expected a path to a YAML recipe")
+        for name, value in load_yaml(path).items():
+            if name not in fields:
+                raise RecipeError(f"{path}: unknown field '{name}'{_suggest(name, fields)}")
+            values[name] = coerce(value, hints[name], f"{path}: {name}")
+
+    for name, text in pairs:
+        if name == "config":
+            continue
+        key, _, subkey = name.partition(".")
+        if key not in fields:
+            raise RecipeError(f"unknown field '--{key}'{_suggest(key, fields)}")
+        tp = hints[key]
+        if text is None:
+            if tp is not bool and not (typing.get_origin(tp) in (typing.Union, types.UnionType) and bool in typing.get_args(tp)):
+                raise RecipeError(f"--{name}: expected a value")
+            text = "true"
+        if subkey:
+            current = values.get(key, _default(fields[key]))
+            if not isinstance(current, dict):
+                current = {}
+            values[key] = {**current, subkey: yaml.safe_load(text)}
+        else:
+            values[key] = coerce(text, tp, f"--{key}", from_text=True)
+    return config_cls(**values)
+
+
+def _default(field: dataclasses.Field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
+
+
+def recipe_help(config_cls, stage: str) -> str:
+    """`alignment <stage> --help`: every field with its type, default and help text."""
+    hints = typing.get_type_hints(config_cls)
+    lines = [f"usage: alignment {stage} [--config RECIPE.yaml] [--field value ...]", "", "fields:"]
+    for f in dataclasses.fields(config_cls):
+        default = _default(f)
+        lines.append(f"  --{f.name} ({_type_name(hints[f.name])}, default: {default!r})")
+        if f.metadata.get("help"):
+            lines.append(f"      {f.metadata['help']}")
+    return "\n".join(lines)
+
+
+def to_yaml(config) -> str:
+    """The resolved recipe, saved as `recipe.yaml` beside a stage's artifacts."""
+    return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False, allow_unicode=True)
