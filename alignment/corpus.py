@@ -63,7 +63,7 @@ class CorpusConfig:
         "help": "ray: 'local' starts a cluster on this machine bound to 127.0.0.1; else the address to join."})
     write_removed: bool = field(default=True, metadata={"help": "Write what each filter removed to removed/<filter>/."})
     url_filter: dict | bool = _block("url_filter", "URLFilter with its bundled block lists (extra_domains, ...).")
-    trafilatura: dict | bool = _block("trafilatura", "HTML -> main text.")
+    trafilatura: dict | bool = _block("trafilatura", "HTML -> main text (WARC input only).")
     language_filter: dict | bool = _block("language_filter", "fastText lid.176 (bundled, offline).")
     gopher_repetition: dict | bool = _block("gopher_repetition", "Gopher repetition filter.")
     gopher_quality: dict | bool = _block("gopher_quality", "Gopher quality filter.")
@@ -133,10 +133,17 @@ def resolve_input(spec: str, input_format: str) -> tuple[str, str, str, list[str
 
 def run_corpus(cfg: CorpusConfig) -> dict:
     from alignment.metrics import StageRun
-    from data_pipelines.executors import build_executors, incomplete_tasks, start_ray
-    from data_pipelines.fineweb import CorpusLayout, build_stages, make_reader
+    from data_pipelines.executors import build_executors, check_executor_options, incomplete_tasks, start_ray
+    from data_pipelines.fineweb import FILTER_BLOCKS, FORMATTER_BLOCKS, CorpusLayout, build_stages, \
+        check_block_options, make_reader, minhash_config
     from data_pipelines.stats import collect_stats, print_table
 
+    # recipe mistakes first, before any crawl is rendered or read
+    for name in FILTER_BLOCKS + FORMATTER_BLOCKS:
+        check_block_options(name, getattr(cfg, name))
+    check_executor_options(cfg.executor, cfg.executor_options)
+    if isinstance(cfg.minhash, dict):
+        minhash_config(cfg.minhash)
     out = Path(cfg.output_dir)
     layout = CorpusLayout(out)
     with StageRun("corpus", out, seed=cfg.seed) as run:
@@ -148,7 +155,7 @@ def run_corpus(cfg: CorpusConfig) -> dict:
         fmt, folder, pattern, files = resolve_input(input_spec, cfg.input_format)
         reader = make_reader(fmt, folder, pattern, layout.removed if cfg.write_removed else None,
                              cfg.text_key, cfg.id_key)
-        stages = build_stages(cfg, reader, layout)
+        stages = build_stages(cfg, reader, layout, fmt)
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.yaml").write_text(to_yaml(cfg))
         print(f"corpus: {len(files)} {fmt} file(s) -> {out}/documents ({cfg.executor} executor, "

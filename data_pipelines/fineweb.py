@@ -152,8 +152,12 @@ def make_reader(input_format: str, data_folder: str, glob_pattern: str | None, r
     return reader(data_folder, glob_pattern=glob_pattern, text_key=text_key, id_key=id_key)
 
 
-def build_stages(cfg, reader, layout: CorpusLayout) -> list[tuple[str, list, int]]:
-    """-> [(stage name, pipeline blocks, tasks)] in run order; each depends on the one before."""
+def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") -> list[tuple[str, list, int]]:
+    """-> [(stage name, pipeline blocks, tasks)] in run order; each depends on the one before.
+
+    Trafilatura turns HTML into text, so it runs on WARC input only: JSONL and Parquet inputs hold text
+    that was already extracted (FineWeb's own files, a previous run's documents/).
+    """
     from datatrove.pipeline.dedup.minhash import (
         MinhashDedupBuckets,
         MinhashDedupCluster,
@@ -164,7 +168,8 @@ def build_stages(cfg, reader, layout: CorpusLayout) -> list[tuple[str, list, int
     from datatrove.pipeline.writers import JsonlWriter
 
     removed = layout.removed if cfg.write_removed else None
-    filters = [b for b in (build_block(n, getattr(cfg, n), removed) for n in FILTER_BLOCKS) if b is not None]
+    names = [n for n in FILTER_BLOCKS if input_format == "warc" or n != "trafilatura"]
+    filters = [b for b in (build_block(n, getattr(cfg, n), removed) for n in names) if b is not None]
     formatters = [b for b in (build_block(n, getattr(cfg, n), None) for n in FORMATTER_BLOCKS) if b is not None]
     writer = JsonlWriter(str(layout.documents))
 

@@ -1,8 +1,10 @@
 """stats.json and the closing table: documents in/out of every block, and why documents were removed.
 
-datatrove merges each stage's per-task stats into logs/<n>_<stage>/stats.json: a list with one entry per
-block, holding counters such as total / forwarded / dropped / dropped_<reason>. We flatten the stages that
-move documents (filter, dedup_pii) into one list of blocks in pipeline order.
+datatrove saves each task's stats in logs/<n>_<stage>/stats/<rank>.json: a list with one entry per block,
+holding counters such as total / forwarded / dropped / dropped_<reason>. We merge the tasks ourselves
+(the executor's own stats.json holds only the tasks of its last launch: after a resumed run it would
+miss the tasks finished before the kill), then flatten the stages that move documents (filter,
+dedup_pii) into one list of blocks in pipeline order.
 """
 
 from __future__ import annotations
@@ -57,13 +59,19 @@ def _block_summary(stage: str, entry: dict) -> dict | None:
     return block
 
 
+def _merged_task_stats(folder) -> list[dict]:
+    from datatrove.utils.stats import PipelineStats
+
+    per_task = [PipelineStats.from_json(json.loads(p.read_text())) for p in sorted(folder.glob("*.json"))]
+    return json.loads(sum(per_task, start=PipelineStats()).to_json())
+
+
 def collect_stats(layout: CorpusLayout, stage_names: list[str]) -> dict:
     blocks = []
     for i, stage in enumerate(stage_names, start=1):
         if stage not in DOCUMENT_STAGES:
             continue
-        path = layout.logs / f"{i}_{stage}" / "stats.json"
-        for entry in json.loads(path.read_text()):
+        for entry in _merged_task_stats(layout.logs / f"{i}_{stage}" / "stats"):
             summary = _block_summary(stage, entry)
             # the dedup stage re-reads our own intermediate files: that reader is not news to the user
             if summary and not (stage == "dedup_pii" and summary["kind"] == "READER"):

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real CLI in a subprocess, and one tiny corpus built once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_CORPUS_RECIPE = ROOT / "recipes" / "tiny" / "corpus.yaml"
+
+
+def run_cli(*args: str, timeout: int = 900, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m alignment ARGS` from the repo root, as a user would run it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "alignment", *map(str, args)],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"alignment {' '.join(map(str, args))} exited {proc.returncode}:\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The tiny recipe's corpus stage, end to end (mini-web generation included), shared by the tests."""
+    out = tmp_path_factory.mktemp("tiny") / "corpus"
+    proc = run_cli("corpus", "--config", TINY_CORPUS_RECIPE, "--output_dir", out)
+    return out, proc

@@ -1,0 +1,83 @@
+"""JSONL and Parquet inputs (local paths and fsspec URLs), and broken WARC records that must not crash."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+
+import pytest
+
+from data_pipelines.ground_truth import read_documents
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+FAST = ["--url_filter", "false", "--tasks", "1", "--workers", "1"]  # the block lists take ~15 s to load
+
+
+@pytest.fixture(scope="module")
+def clean_docs(tiny_corpus):
+    out, _ = tiny_corpus
+    return read_documents(out / "documents")[:40]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_text_inputs_keep_their_documents_and_urls(clean_docs, tmp_path, fmt):
+    rows = [{"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]} for d in clean_docs]
+    folder = tmp_path / "input"
+    folder.mkdir()
+    if fmt == "jsonl":
+        with gzip.open(folder / "part-0.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), folder / "part-0.parquet")
+    out = tmp_path / "out"
+    run_cli("corpus", "--config", "recipes/tiny/corpus.yaml", "--input", f"file://{folder}/*.{fmt}*",
+            "--output_dir", out, *FAST)
+    kept = read_documents(out / "documents")
+    assert len(kept) >= 0.9 * len(rows)  # these already passed every filter once
+    assert {d["metadata"]["url"] for d in kept} <= {r["url"] for r in rows}
+
+
+def _warc(records) -> bytes:
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    buf = io.BytesIO()
+    writer = WARCWriter(buf, gzip=True)
+    for url, status, ctype, body in records:
+        http = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
+    return buf.getvalue()
+
+
+def test_broken_records_are_counted_and_the_rest_survives(clean_docs, tmp_path):
+    good = "".join(f"<p>{p}</p>" for p in clean_docs[0]["text"].split("\n") if p.strip())
+    page = f"<html><head><title>A page</title></head><body><article>{good}</article></body></html>".encode()
+    nested = b"<html><body>" + b"<div>" * 20000 + b"deep" + b"</div>" * 20000 + b"</body></html>"
+    records = [
+        ("http://ok.example.com/a", "200 OK", "text/html; charset=utf-8", page),
+        ("http://x.example.com/missing", "404 Not Found", "text/html", b"<html>Not found</html>"),
+        ("http://x.example.com/error", "500 Internal Server Error", "text/html", b"<html>oops</html>"),
+        ("http://x.example.com/logo.png", "200 OK", "image/png", b"\x89PNG\r\n\x1a\n" + bytes(range(256))),
+        ("http://x.example.com/empty", "200 OK", "text/html", b""),
+        ("http://x.example.com/bytes", "200 OK", "text/html; charset=utf-8", b"<html>\xff\xfe\x80\x81\xc3\x28</html>"),
+        ("http://x.example.com/nested", "200 OK", "text/html", nested),
+    ]
+    folder = tmp_path / "warc"
+    folder.mkdir()
+    (folder / "a.warc.gz").write_bytes(_warc(records))
+    # a truncated file: warcio cannot read past the cut, the reader counts it and moves on
+    (folder / "b.warc.gz").write_bytes(_warc(records[:2])[:-40])
+    out = tmp_path / "out"
+    run_cli("corpus", "--config", "recipes/tiny/corpus.yaml", "--input", folder, "--output_dir", out, *FAST)
+    stats = json.loads((out / "stats.json").read_text())
+    kinds = stats["broken_by_kind"]
+    assert kinds["error_status"] == 2 and kinds["non_html"] == 1 and kinds["empty_body"] == 1
+    assert kinds["invalid_encoding"] == 1
+    kept = read_documents(out / "documents")
+    assert [d["metadata"]["url"] for d in kept] == ["http://ok.example.com/a"]
