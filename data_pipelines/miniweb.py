@@ -111,7 +111,7 @@ def _fill(rng: random.Random, template: str | list, ctx: dict) -> str:
     out = []
     for part in template:
         out.append(rng.choice(part) if isinstance(part, list) else part)
-    return "".join(out).format(**ctx)
+    return _cap("".join(out).format(**ctx))
 
 
 def _date_text(day: datetime) -> str:
@@ -255,11 +255,18 @@ def _build_person(entity: Entity, towns: dict[str, Town], rng: random.Random) ->
         "landmark": town.landmark, "street": street,
         "prof": prof, "a_prof": _a(prof), "profs": _plural(prof), "Prof": _cap(prof),
         "year": facts["birth_year"], "instrument": facts["instrument"], "org": facts["organisation"],
+        "Town": town.name, "century": town.century,
         "death_year": death_year or "", "age": (death_year or THIS_YEAR) - year,
+        "life": f"born {year}" if living else f"{year}-{death_year}",
+        "died": "" if living else f" and died in {death_year}",
+        "join_year": year + rng.randint(17, 30),  # joined their organisation / registered as a young adult
+        "span": min(THIS_YEAR, death_year or THIS_YEAR) - year - 20 if living else 40,
         # tense: the dead are written about in the past
         "is": "is" if living else "was", "has": "has" if living else "had",
         "plays": "plays" if living else "played", "works": "works" if living else "worked",
         "lives": "lives" if living else "lived", "keeps": "keeps" if living else "kept",
+        "meets": "meets" if living else "met", "has_been": "has been" if living else "was",
+        "has_worked": "has worked" if living else "worked", "has_become": "has become" if living else "became",
     }
     return Person(entity, living, death_year, street, ctx)
 
@@ -792,7 +799,7 @@ def _person_page(page_type: str, person: Person, date: datetime, rng: random.Ran
             blocks.append(("h2", rng.choice(heading.split("|"))))
         blocks.extend(_sentence_blocks(sentences, ctx))
     for attribute in list(missing):  # the plan ran out of slots: state the rest before the closing
-        blocks.insert(-1, ("p", fact(attribute).format(**ctx)))
+        blocks[-1:-1] = _sentence_blocks([fact(attribute)], ctx)
     _pad_to_length(blocks, rng, ctx, used, families=["town", "life", "weather", "craft"])
     return Page(page_type, title.format(**ctx), blocks, [person.entity.id], {person.entity.id: stated}, date)
 
@@ -808,7 +815,7 @@ def _sentence_blocks(sentences: list, ctx: dict) -> list:
             blocks.append(("q", sentence[0].format(**ctx)))
             blocks.append(("p", sentence[1].format(**ctx)))
         else:
-            paragraph.append(sentence.format(**ctx))
+            paragraph.append(_cap(sentence.format(**ctx)))
     if paragraph:
         blocks.append(("p", " ".join(paragraph)))
     return blocks
@@ -826,7 +833,10 @@ def _pad_to_length(blocks: list, rng: random.Random, ctx: dict, used: set, famil
             break
         pair = rng.sample(families, 2)
         paragraph = " ".join(_filler(rng, family, ctx, used) for family in pair)
-        blocks.insert(max(1, len(blocks) - 1), ("p", paragraph))
+        at = max(1, len(blocks) - 1)
+        if blocks[at - 1][0] == "h2":  # keep a heading next to its own paragraph
+            at -= 1
+        blocks.insert(at, ("p", paragraph))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -865,7 +875,7 @@ def _list_items(templates: list, people: list[Person], rng: random.Random, list_
     items, facts = [], {}
     for index, person in enumerate(people):
         attrs, template = order[index % len(order)]
-        items.append(template.format(**person.ctx))
+        items.append(_cap(template.format(**person.ctx)))
         facts[person.entity.id] = sorted(set(attrs) | {list_attr})
     return items, facts
 
