@@ -153,6 +153,7 @@ def run_corpus(cfg: CorpusConfig) -> dict:
         else:
             input_spec = cfg.input
         fmt, folder, pattern, files = resolve_input(input_spec, cfg.input_format)
+        start_over_if_recipe_changed(cfg, out)
         reader = make_reader(fmt, folder, pattern, layout.removed if cfg.write_removed else None,
                              cfg.text_key, cfg.id_key)
         stages = build_stages(cfg, reader, layout, fmt)
@@ -186,6 +187,30 @@ def run_corpus(cfg: CorpusConfig) -> dict:
     print(f"corpus: {stats['documents_out']} documents in {out / 'documents'}; "
           f"metrics in {out / 'metrics.json'} ({record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
     return record
+
+
+# Fields that change how the work is scheduled, not what it produces: a resumed run may change them.
+SCHEDULING_FIELDS = ("workers", "executor", "executor_options", "ray_address")
+
+
+def start_over_if_recipe_changed(cfg: CorpusConfig, out: Path) -> None:
+    """Completion markers only mean something for the recipe that wrote them: on any other recipe in the
+    same output_dir, finished tasks would be skipped and stale results kept. So a changed recipe starts over."""
+    import yaml
+
+    saved_path = out / "recipe.yaml"
+    if not saved_path.is_file():
+        return
+    saved, current = yaml.safe_load(saved_path.read_text()), yaml.safe_load(to_yaml(cfg))
+    for name in SCHEDULING_FIELDS:
+        saved.pop(name, None), current.pop(name, None)
+    if saved == current:
+        return
+    changed = sorted(k for k in current.keys() | saved.keys() if saved.get(k) != current.get(k))
+    print(f"corpus: the recipe changed since the last run in {out} ({', '.join(changed)}): starting over")
+    for name in ("documents", "removed", "work", "logs", "stats.json", "metrics.json"):
+        path = out / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def render_tiny_crawl(cfg: CorpusConfig, folder: Path) -> tuple[Path, str]:

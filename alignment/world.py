@@ -78,9 +78,9 @@ def pool(attribute: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Name syllables. 30 x 16 first names and 24 x 16 surnames: far more than the 140 people of the
-# default world, so drawing names without reuse never runs dry. Syllables were picked to avoid
-# real words and anything a URL word filter could match once names become URL slugs.
+# Name syllables: 30 x 16 first names and 32 x 16 surnames, so a world holds up to ~480 people (the
+# default has 140) with no name part used twice. Syllables were picked to avoid real words and anything
+# a URL word filter could match once names become URL slugs.
 
 _FIRST_HEADS = [
     "Vel", "Mor", "Tal", "Ris", "Or", "Bel", "Quen", "Sil", "Dar", "En", "Lir", "Fen", "Ys", "Cor",
@@ -93,7 +93,8 @@ _FIRST_TAILS = [
 ]
 _LAST_HEADS = [
     "Qu", "Harr", "Tob", "Venn", "Ost", "Brem", "Cal", "Drin", "Fal", "Gorm", "Hask", "Lunt", "Mirr",
-    "Pell", "Rost", "Skell", "Thorn", "Varr", "Wick", "Yarl", "Brisk", "Dunn", "Kest", "Orm",
+    "Pell", "Rost", "Skell", "Thorn", "Varr", "Wick", "Yarl", "Brisk", "Dunn", "Kest", "Orm", "Ald", "Bran",
+    "Cresk", "Eld", "Jask", "Nold", "Sarn", "Tresk",
 ]
 _LAST_TAILS = [
     "ist", "owind", "rad", "mere", "stone", "ley", "ett", "by", "worth", "ane", "ock", "iss", "ander",

@@ -19,6 +19,8 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
+from datatrove.pipeline.readers import JsonlReader
+
 from alignment.recipe import RecipeError
 
 # Recipe field -> how to build the block. Order is FineWeb's order.
@@ -140,7 +142,7 @@ class CorpusLayout:
 
 def make_reader(input_format: str, data_folder: str, glob_pattern: str | None, removed_dir: Path | None,
                 text_key: str = "text", id_key: str = "id"):
-    from datatrove.pipeline.readers import JsonlReader, ParquetReader
+    from datatrove.pipeline.readers import ParquetReader
     from datatrove.pipeline.writers import JsonlWriter
 
     from data_pipelines.warc import CountingWarcReader
@@ -150,6 +152,16 @@ def make_reader(input_format: str, data_folder: str, glob_pattern: str | None, r
         return CountingWarcReader(data_folder, glob_pattern=glob_pattern, exclusion_writer=exclusion)
     reader = JsonlReader if input_format == "jsonl" else ParquetReader
     return reader(data_folder, glob_pattern=glob_pattern, text_key=text_key, id_key=id_key)
+
+
+class IntermediateReader(JsonlReader):
+    """Reads work/filtered/. When the filters kept nothing there is no file, which JsonlReader treats as a
+    mistake (RuntimeError); here it is a legitimate result: an empty stream."""
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        if not self.data_folder.list_files(recursive=self.recursive, glob_pattern=self.glob_pattern):
+            return
+        yield from super().run(data, rank, world_size)
 
 
 def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") -> list[tuple[str, list, int]]:
@@ -164,7 +176,6 @@ def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") 
         MinhashDedupFilter,
         MinhashDedupSignature,
     )
-    from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
     removed = layout.removed if cfg.write_removed else None
@@ -179,10 +190,8 @@ def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") 
     mh = minhash_config({} if cfg.minhash is True else cfg.minhash)
     signatures, buckets, remove_ids = (layout.minhash / s for s in ("signatures", "buckets", "remove_ids"))
 
-    layout.filtered.mkdir(parents=True, exist_ok=True)  # a stage that keeps nothing still leaves a folder to read
-
     def filtered_reader():
-        return JsonlReader(str(layout.filtered))
+        return IntermediateReader(str(layout.filtered))
 
     dedup_removed = JsonlWriter(str(layout.removed / "minhash")) if removed else None
     return [

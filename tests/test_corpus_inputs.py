@@ -81,3 +81,22 @@ def test_broken_records_are_counted_and_the_rest_survives(clean_docs, tmp_path):
     assert kinds["invalid_encoding"] == 1
     kept = read_documents(out / "documents")
     assert [d["metadata"]["url"] for d in kept] == ["http://ok.example.com/a"]
+
+
+def test_a_changed_recipe_starts_over_instead_of_keeping_stale_tasks(clean_docs, tmp_path):
+    folder = tmp_path / "input"
+    folder.mkdir()
+    with open(folder / "docs.jsonl", "w") as f:
+        f.writelines(json.dumps({"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]}) + "\n"
+                     for d in clean_docs)
+    out = tmp_path / "out"
+    args = ["corpus", "--config", "recipes/tiny/corpus.yaml", "--input", folder, "--output_dir", out, *FAST]
+    run_cli(*args)
+    assert json.loads((out / "stats.json").read_text())["documents_out"] > 0
+    # the same recipe again: every task is already done and nothing is redone
+    same = run_cli(*args)
+    assert "starting over" not in same.stdout and "already been completed" in same.stderr
+    # a stricter filter: the old completion markers must not hide it
+    changed = run_cli(*args, "--gopher_quality.min_doc_words", "1000000")
+    assert "the recipe changed since the last run" in changed.stdout and "gopher_quality" in changed.stdout
+    assert json.loads((out / "stats.json").read_text())["documents_out"] == 0
