@@ -159,7 +159,7 @@ def _draw_names(rng: random.Random, count: int) -> list[str]:
     lasts = [last for last in lasts if last not in TOWNS]  # "Ost" + "mere" is the town of Ostmere
     if count > min(len(firsts), len(lasts)):
         raise ValueError(f"at most {min(len(firsts), len(lasts))} people fit the name syllables, asked {count}")
-    return [f"{first} {last}" for first, last in zip(rng.sample(firsts, count), rng.sample(lasts, count))]
+    return [f"{first} {last}" for first, last in zip(rng.sample(firsts, count), rng.sample(lasts, count), strict=True)]
 
 
 def _draw_facts(rng: random.Random) -> dict[str, str]:

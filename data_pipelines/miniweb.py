@@ -28,8 +28,15 @@ What the crawl holds (shares of all records, with n_entities=120 about 1000 reco
   near_duplicate    ~5%  a clean page on a mirror with small edits (5-gram Jaccard >= 0.87).
   broken            ~3%  invalid UTF-8, empty body, non-HTML payload, HTTP error, pathological HTML.
 
+Files: out_dir/warc/miniweb-{i:05d}.warc.gz (records shuffled round robin; a copy sits in its original's
+file, after it) and out_dir/ground_truth.jsonl, one line a record:
+  record_id (= WARC-Record-ID = datatrove's document id), url, file, category, language, duplicate_of,
+  broken_kind, page_type, entity_ids, pii {emails, ips, phones} (exactly what was planted), and
+  facts {entity_id: [attributes the page states]} (what a fact-recall stage can rely on).
+
 Nothing about the world's reserved people is rendered anywhere (checked before writing).
 All domains are subdomains of example.com/.org/.net (RFC 2606): none of them is a real site.
+Deterministic: the same world and seed give byte-identical files. ~0.5 s for the default world.
 """
 
 from __future__ import annotations
@@ -314,7 +321,8 @@ FILLERS = {
          [" through the middle of {town}", " along the southern edge of {town}", " past the lower end of {town}"],
          [", and ", " and "],
          ["most visitors head first for {landmark}.", "{landmark} is the building most people photograph.",
-          "the path along its bank is popular with walkers.", "in a wet spring it floods the meadows below the town."]],
+          "the path along its bank is popular with walkers.",
+          "in a wet spring it floods the meadows below the town."]],
         [["Like many places in {region}", "As in much of {region}", "In {town}, as elsewhere in {region}"],
          [", the {trade} trade shaped the town for centuries", ", the railway arrived late and left early",
           ", the population has hardly changed in a hundred years", ", the old families still run the shops"],
@@ -329,13 +337,16 @@ FILLERS = {
           ", and parts of that old settlement can still be traced on foot."]],
         [["The name {town}", "The old name of {town}"],
          [" is thought to come from", " probably comes from"],
-         [" an old word for a river crossing", " the family that owned the mill", " a word for the {trade} once stored there"],
+         [" an old word for a river crossing", " the family that owned the mill",
+          " a word for the {trade} once stored there"],
          [", and ", ", although "],
-         ["local historians still argue about it.", "the spelling has changed many times.", "nobody can now say for certain."]],
+         ["local historians still argue about it.", "the spelling has changed many times.",
+          "nobody can now say for certain."]],
         [["The oldest house in {town}", "The building next to {landmark}", "A row of cottages on {street}"],
          [" dates from the {century} century", " was built with stone from the {river} quarry"],
          [", and ", "; "],
-         ["its walls lean at alarming angles.", "it is still lived in today.", "a plaque by the door tells its story."]],
+         ["its walls lean at alarming angles.", "it is still lived in today.",
+          "a plaque by the door tells its story."]],
     ],
     "life": [
         [["The bakery on {street}", "The small hardware shop on {street}", "The post office on {street}",
@@ -343,7 +354,8 @@ FILLERS = {
          [" opens early", " closes at noon on Wednesdays", " has not changed its sign in fifty years"],
          [", and ", "; "],
          ["the queue outside is a good place to hear the news.", "most people in {town} know the owner by name.",
-          "it is where visitors ask for directions.", "the windows are full of notices about lost cats and choir practice."]],
+          "it is where visitors ask for directions.",
+          "the windows are full of notices about lost cats and choir practice."]],
         [["On market days", "Every Thursday", "On the first Saturday of the month"],
          [", farmers from the hills ", ", traders from along the {river} "],
          ["set up their stalls", "bring cheese, eggs and firewood", "fill the square with vans and crates"],
@@ -351,9 +363,11 @@ FILLERS = {
          [", and the town is louder than at any other time.", ", and the cafés stay open late.",
           ", and parking becomes impossible."]],
         [["Most households in {town}", "Many families on {street}", "Older residents of {town}"],
-         [" still keep a vegetable plot", " still bake their own bread on Sundays", " still walk to the market rather than drive"],
+         [" still keep a vegetable plot", " still bake their own bread on Sundays",
+          " still walk to the market rather than drive"],
          [", and ", ", although "],
-         ["the allotments by the {river} have a long waiting list.", "younger neighbours are slowly catching the habit.",
+         ["the allotments by the {river} have a long waiting list.",
+          "younger neighbours are slowly catching the habit.",
           "the supermarket on the ring road has changed some of that."]],
         [["The primary school on {street}", "The village hall by {landmark}", "The football pitch below {landmark}"],
          [" was rebuilt by volunteers after the floods of 2007", " was repaired by volunteers in the 1980s",
@@ -384,7 +398,8 @@ FILLERS = {
          [", every town in {region} had its own {prof}", ", {profs} travelled from farm to farm looking for work",
           ", a {prof} could expect to train for seven years"],
          [", and ", "; "],
-         ["that is hard to imagine now.", "the habits of that time still shape the trade.", "some of their tools are still in use."]],
+         ["that is hard to imagine now.", "the habits of that time still shape the trade.",
+          "some of their tools are still in use."]],
         [["Good materials", "Reliable customers", "A dry, well-lit workshop"],
          [" matter more to {a_prof}", " are worth more to {a_prof}"],
          [" than any machine", " than most people imagine", " than a fine shop window"],
@@ -397,16 +412,19 @@ FILLERS = {
          [" often end with music", " are rarely quiet", " usually bring out a few players"],
          [", and ", "; "],
          ["the old dance tunes are still known by heart.", "nobody minds if a tune goes on too long.",
-          "a few younger players have started to join in.", "the landlord keeps a spare chair by the fire for late arrivals."]],
+          "a few younger players have started to join in.",
+          "the landlord keeps a spare chair by the fire for late arrivals."]],
         [["A small choir", "A brass band", "A group of fiddlers"],
-         [" rehearses near {landmark}", " practises every Tuesday above the bakery on {street}", " meets in the back room of the inn"],
+         [" rehearses near {landmark}", " practises every Tuesday above the bakery on {street}",
+          " meets in the back room of the inn"],
          [", and ", "; "],
          ["anyone passing can hear them from the street.", "new voices are always welcome.",
           "their summer concert is the town's best-attended event."]],
         [["Music has always mattered in {town}", "Few towns of its size have as many musicians as {town}",
           "Songs about the {river} are still sung in {town}"],
          [", and ", ", so "],
-         ["the dance at harvest time still fills the hall.", "it is rare to walk down {street} without hearing someone practise.",
+         ["the dance at harvest time still fills the hall.",
+          "it is rare to walk down {street} without hearing someone practise.",
           "children learn the old tunes before they can read."]],
     ],
     "quote": [
@@ -420,12 +438,14 @@ FILLERS = {
         [["“People think", "“Visitors assume", "“My friends used to say"],
          [" it is a lonely job", " it is old-fashioned work", " nobody needs this any more"],
          [", but ", ", yet "],
-         ["I have never been short of company", "the orders have never stopped", "every week someone new knocks on the door"],
+         ["I have never been short of company", "the orders have never stopped",
+          "every week someone new knocks on the door"],
          [",” {last} said with a smile.", ",” {first} said.", ",” {first} explained."]],
         [["“The trick", "“The secret", "“What matters most"],
          [" is to keep going on the bad days", " is to listen to older hands", " is never to rush the last step"],
          [", because", ", since"],
-         [" nothing good is ever finished in a hurry", " the customers can always tell", " the work will outlast all of us"],
+         [" nothing good is ever finished in a hurry", " the customers can always tell",
+          " the work will outlast all of us"],
          [",” {last} said.", ",” {first} told us.", ",” {last} once said."]],
     ],
     "guide": [
@@ -447,7 +467,8 @@ FILLERS = {
         [["Visitors who stay the night", "Walkers who arrive late", "Those with a free evening"],
          [" will find rooms above the inn on {street}", " can book a room at the guest house by {landmark}"],
          [", and ", "; "],
-         ["breakfast is served until ten.", "the owners are happy to recommend a walk.", "it is wise to book ahead in summer."]],
+         ["breakfast is served until ten.", "the owners are happy to recommend a walk.",
+          "it is wise to book ahead in summer."]],
     ],
     "org": [
         [["The {org}", "Today's {org}"],
@@ -467,7 +488,8 @@ FILLERS = {
          [", the {org}", ", members of the {org}"],
          [" hold an open day", " run a small fair", " organise a trip to another town"],
          [", and ", "; "],
-         ["it is the best way to meet new members.", "visitors are always welcome.", "the photographs end up in the newsletter."]],
+         ["it is the best way to meet new members.", "visitors are always welcome.",
+          "the photographs end up in the newsletter."]],
     ],
 }
 
@@ -510,31 +532,40 @@ PERSON_PAGES = {
         "leads": [
             (["hometown", "birth_year", "profession"],
              "{name} ({life}) {is} {a_prof} from {town}, a small town in {region}, where {last} was born in {year}."),
-            (["hometown", "birth_year", "profession"], "{name} {is} {a_prof} who was born in {town} in {year}{died}."),
-            (["birth_year", "profession"], "{name} ({life}) {is} {a_prof} whose work {is} widely known across {region}."),
+            (["hometown", "birth_year",
+              "profession"], "{name} {is} {a_prof} who was born in {town} in {year}{died}."),
+            (["birth_year",
+              "profession"], "{name} ({life}) {is} {a_prof} whose work {is} widely known across {region}."),
             (["hometown", "profession"], "{name} {is} {a_prof} and one of the better known natives of {town}."),
         ],
         "facts": {
             "hometown": ["{last} was born in {town}, a market town on the {river}.",
                          "{first} grew up in {town}, in a narrow house on {street}.",
-                         "The family of {name} had lived in {town} for several generations, and {last} was born there."],
+                         "The family of {name} had lived in {town} for several generations, and {last} was born "
+                         "there."],
             "birth_year": ["{last} was born in {year}, the youngest of four children.",
                            "Parish records give {last}'s year of birth as {year}.",
                            "{first} was born in {year} and went to the village school by {landmark}."],
-            "profession": ["After leaving school, {last} was apprenticed to an older {prof} and learned the trade over seven years.",
+            "profession": ["After leaving school, {last} was apprenticed to an older {prof} and learned the trade "
+                           "over seven years.",
                            "{last} trained as {a_prof}, a trade that ran in the family.",
                            "By the age of twenty, {first} was working as {a_prof} in a rented workshop on {street}."],
-            "instrument": ["Outside work, {last} {plays} the {instrument} and {is} a familiar face at sessions in {town}.",
-                           "{last} {is} also a capable player of the {instrument}, an interest that began in childhood.",
-                           "Music {has_been} a second life for {last}, who {plays} the {instrument} in a small group that {meets} on {street}."],
+            "instrument": ["Outside work, {last} {plays} the {instrument} and {is} a familiar face at sessions in "
+                           "{town}.",
+                           "{last} {is} also a capable player of the {instrument}, an interest that began in "
+                           "childhood.",
+                           "Music {has_been} a second life for {last}, who {plays} the {instrument} in a small "
+                           "group that {meets} on {street}."],
             "organisation": ["{last} joined the {org} in {join_year} and {has_been} one of its most active members.",
                              "For most of a long career, {last} {has_worked} for the {org}.",
-                             "Much of {last}'s working life {has_been} spent with the {org}, first as an apprentice and later as a master."],
+                             "Much of {last}'s working life {has_been} spent with the {org}, first as an "
+                             "apprentice and later as a master."],
         },
         "closings": [("living", "{last} still {lives} in {town} and {keeps} a workshop there."),
                      ("living", "{last} continues to work and to teach younger {profs}."),
                      ("dead", "{last} died in {death_year} at the age of {age}."),
-                     ("dead", "{last} died in {death_year}, and a small collection of {last}'s work is kept in {town}.")],
+                     ("dead",
+                      "{last} died in {death_year}, and a small collection of {last}'s work is kept in {town}.")],
         "plan": [
             (None, ["lead", "filler:town"]),
             ("Early life", ["fact:hometown?", "fact:birth_year?", "filler:life|town"]),
@@ -580,10 +611,12 @@ PERSON_PAGES = {
                          "Born in {town}, {last} {has} always described the place as home.",
                          "Neighbours in {town}, where {last} was born, turned out in numbers."],
             "profession": ["{last} {has_worked} as {a_prof} for more than {span} years.",
-                           "{last} learned the {prof}'s trade from an uncle and took over the workshop in {join_year}.",
+                           "{last} learned the {prof}'s trade from an uncle and took over the workshop in "
+                           "{join_year}.",
                            "As {a_prof}, {last} {is} known for work that is slow, careful and rarely signed."],
             "organisation": ["{last} {has_been} a member of the {org} since {join_year}.",
-                             "A spokesperson for the {org}, where {last} {has_worked} for decades, called the news well deserved.",
+                             "A spokesperson for the {org}, where {last} {has_worked} for decades, called the news "
+                             "well deserved.",
                              "The {org} said {last} {has_been} one of its most generous members."],
         },
         "closings": ["More details are available from the town office on {street}.",
@@ -604,7 +637,8 @@ PERSON_PAGES = {
         "titles": ["In the workshop with {name}", "{name} on work, music and {town}", "Meet the {prof}: {name}"],
         "leads": [
             (["profession", "instrument"],
-             "{name} is {a_prof} and a fine player of the {instrument}. We spoke in the workshop on a grey afternoon, "
+             "{name} is {a_prof} and a fine player of the {instrument}. We spoke in the workshop on a grey "
+             "afternoon, "
              "between two deliveries."),
             (["birth_year", "profession"],
              "We met {name} in a cluttered workshop that smells of wood smoke and coffee. Born in {year}, {last} "
@@ -618,7 +652,8 @@ PERSON_PAGES = {
                             "I was born in {year}, so I have seen the trade change a great deal. When I started, "
                             "everything was done by hand and nobody owned a van.")],
             "profession": [("How did you become {a_prof}?",
-                            "By accident, really. An old {prof} needed someone to sweep the floor, and I never left."),
+                            "By accident, really. An old {prof} needed someone to sweep the floor, and I never "
+                            "left."),
                            ("What does a working day look like?",
                             "As {a_prof} I start early and stop when the light goes. Most days are quiet, and I "
                             "like it that way.")],
@@ -634,7 +669,8 @@ PERSON_PAGES = {
                               "The older members of the {org}. They lent me tools, found me customers and told me "
                               "when my work was not good enough.")],
             "hometown": [("Would you ever leave {town}?",
-                          "I was born in {town} and I expect to stay. Everything I need is within walking distance.")],
+                          "I was born in {town} and I expect to stay. Everything I need is within walking "
+                          "distance.")],
         },
         "closings": [("What comes next?",
                       "More of the same, I hope. There are two apprentices to train and a long list of orders."),
@@ -664,10 +700,13 @@ PERSON_PAGES = {
         "facts": {
             "birth_year": ["{first} arrived in the world in {year}, in a house that is now a bakery.",
                            "Since {last} was born in {year}, the trade {has} changed almost beyond recognition."],
-            "profession": ["The work of {a_prof} is rarely seen by the public, and {last} {has} always liked it that way.",
-                           "{last} took up the life of {a_prof} at sixteen and never seriously considered anything else."],
+            "profession": ["The work of {a_prof} is rarely seen by the public, and {last} {has} always liked it "
+                           "that way.",
+                           "{last} took up the life of {a_prof} at sixteen and never seriously considered anything "
+                           "else."],
             "instrument": ["The {instrument} {is} never far from {last}'s bench.",
-                           "{last} {plays} the {instrument} with the same patience that shows in every piece of work."],
+                           "{last} {plays} the {instrument} with the same patience that shows in every piece of "
+                           "work."],
             "organisation": ["For decades {last} {has_been} closely tied to the {org}.",
                              "The {org} gave {last} a first job and, later, a seat on its committee."],
         },
@@ -689,15 +728,19 @@ PERSON_PAGES = {
         "sites": ["news", "heritage"],
         "leads": [  # an obituary when the death falls in the years the web covers, else a memorial
             (["hometown", "birth_year", "profession"], "dead_recent", "Obituary: {name}",
-             "{name}, who has died at the age of {age}, was born in {town} in {year} and spent a lifetime as {a_prof}."),
+             "{name}, who has died at the age of {age}, was born in {town} in {year} and spent a lifetime as "
+             "{a_prof}."),
             (["hometown", "birth_year", "profession"], "dead", "Remembering {name}",
              "{name} was born in {town} in {year} and died in {death_year}, after a long life as {a_prof}."),
             (["hometown", "birth_year", "profession"], "dead", "{name}, {prof}, {year}-{death_year}",
-             "Born in {town} in {year}, {name} worked as {a_prof} for more than half a century and died in {death_year}."),
+             "Born in {town} in {year}, {name} worked as {a_prof} for more than half a century and died in "
+             "{death_year}."),
         ],
         "facts": {
-            "instrument": ["Friends will remember the sound of {last}'s {instrument} at weddings and wakes across {region}.",
-                           "{last} played the {instrument} well into old age and taught half the children of {street}."],
+            "instrument": ["Friends will remember the sound of {last}'s {instrument} at weddings and wakes across "
+                           "{region}.",
+                           "{last} played the {instrument} well into old age and taught half the children of "
+                           "{street}."],
             "organisation": ["{last} was a member of the {org} for more than forty years.",
                              "At the {org}, {last} was remembered as a generous teacher of younger members."],
         },
@@ -730,7 +773,8 @@ PERSON_PAGES = {
         ],
         "facts": {
             "instrument": ["{last} has played the {instrument} since childhood and performs several times a year.",
-                           "Members who have heard {last} play the {instrument} at our spring dinner will not want to miss this."],
+                           "Members who have heard {last} play the {instrument} at our spring dinner will not want "
+                           "to miss this."],
             "hometown": ["{last} was born in {town} and still lives a short walk from {landmark}."],
             "organisation": ["{last} has been a member of the {org} since {join_year}."],
         },
@@ -758,11 +802,14 @@ PERSON_PAGES = {
              "{name} at work as {a_prof}."),
         ],
         "facts": {
-            "instrument": ["In the evening we found {last} again at the inn, playing the {instrument} for a room full of neighbours.",
-                           "{last} keeps the {instrument} on a hook by the door and played us two tunes before we left."],
+            "instrument": ["In the evening we found {last} again at the inn, playing the {instrument} for a room "
+                           "full of neighbours.",
+                           "{last} keeps the {instrument} on a hook by the door and played us two tunes before we "
+                           "left."],
             "hometown": ["{last} was born in {town} and, as {last} put it, has never found a good reason to leave.",
                          "Born in {town}, {last} seems to know every lane and every family in it."],
-            "profession": ["{last} has worked as {a_prof} for most of a lifetime and explained the trade with great patience."],
+            "profession": ["{last} has worked as {a_prof} for most of a lifetime and explained the trade with great "
+                           "patience."],
         },
         "closings": ["We left the next morning on the early bus, already planning a return.",
                      "If you pass through {region}, give {town} at least a day.",
@@ -873,7 +920,8 @@ def _person_page(page_type: str, person: Person, date: datetime, rng: random.Ran
                 if missing:
                     sentences.append(fact(missing[0]))
                 elif slot == "fact":  # nothing left to state: a second phrasing of something already said
-                    extra = [a for a in spec["facts"] if any(t not in bank_used for t in _usable(spec["facts"][a], states))]
+                    extra = [a for a in spec["facts"]
+                             if any(t not in bank_used for t in _usable(spec["facts"][a], states))]
                     if extra:
                         sentences.append(fact(rng.choice(extra)))
             else:  # fact:<attr> or fact:<attr>?
@@ -942,32 +990,45 @@ def _pad_to_length(blocks: list, rng: random.Random, ctx: dict, used: set, famil
 # letter" counts punctuation, bullets and years as words, and a list of "Name (1913-2001), born 1904."
 # items falls below it (it did: 9 of 75 list pages were dropped with terser items).
 TOWN_LIST_ITEMS = [
-    (["profession", "organisation"], "{name} {is} {a_prof} who {has_worked} for the {org} for most of a long career."),
-    (["birth_year", "profession"], "{name} was born here in {year} and {has_worked} as {a_prof} ever since leaving school."),
+    (["profession",
+      "organisation"], "{name} {is} {a_prof} who {has_worked} for the {org} for most of a long career."),
+    (["birth_year",
+      "profession"], "{name} was born here in {year} and {has_worked} as {a_prof} ever since leaving school."),
     (["profession", "instrument"], "{name} {is} {a_prof} and {plays} the {instrument} at the inn on most weekends."),
-    (["profession", "birth_year", "organisation"], "The {prof} {name} was born in this town in {year} and later joined the {org}."),
-    (["organisation", "instrument"], "{name} {plays} the {instrument} in the town band and {has_worked} for the {org} since leaving school."),
-    (["birth_year", "instrument"], "{name}, who was born in {year}, {is} known to neighbours for playing the {instrument} on summer evenings."),
-    (["profession"], "{name} learned the trade of {a_prof} from a neighbour and {has} never wanted to work anywhere else."),
-    (["organisation", "profession"], "Long a member of the {org}, {name} {is} one of the town's most respected {profs}."),
+    (["profession", "birth_year",
+      "organisation"], "The {prof} {name} was born in this town in {year} and later joined the {org}."),
+    (["organisation",
+      "instrument"], "{name} {plays} the {instrument} in the town band and {has_worked} for the {org} since leaving "
+                     "school."),
+    (["birth_year",
+      "instrument"], "{name}, who was born in {year}, {is} known to neighbours for playing the {instrument} on "
+                     "summer evenings."),
+    (["profession"], "{name} learned the trade of {a_prof} from a neighbour and {has} never wanted to work anywhere "
+                     "else."),
+    (["organisation",
+      "profession"], "Long a member of the {org}, {name} {is} one of the town's most respected {profs}."),
 ]
 ORG_LIST_ITEMS = [
     (["profession", "hometown"], "{name} {is} {a_prof} from {town} who joined the {org} as a young apprentice."),
     (["profession"], "{name} joined us after training as {a_prof} in a workshop not far from {landmark}."),
     (["hometown", "instrument"], "{name} {is} from {town} and {plays} the {instrument} at our summer dinners."),
-    (["birth_year", "profession"], "{name} was born in {year} and came to us as a young {prof} with a letter of introduction."),
+    (["birth_year",
+      "profession"], "{name} was born in {year} and came to us as a young {prof} with a letter of introduction."),
     (["instrument"], "{name} {plays} the {instrument} and {is} usually the first to arrive at our spring meeting."),
-    (["hometown", "profession"], "{name} came to every meeting from {town} and {is} one of our most experienced {profs}."),
+    (["hometown",
+      "profession"], "{name} came to every meeting from {town} and {is} one of our most experienced {profs}."),
     (["birth_year"], "{name} was born in {year} and {has_been} a member for longer than most of us can remember."),
     (["hometown"], "{name} brought the first members from {town} into our society many years ago."),
 ]
 REGISTER_ITEMS = [
-    (["hometown", "birth_year"], "{name} of {town} was born in {year} and was entered in the register as a young apprentice."),
+    (["hometown",
+      "birth_year"], "{name} of {town} was born in {year} and was entered in the register as a young apprentice."),
     (["hometown"], "{name} {has_worked} from a workshop on {street} in the town of {town} for many years."),
     (["organisation"], "{name} was registered through the {org}, which vouched for the quality of the work."),
     (["organisation", "hometown"], "{name} {is} a member of the {org} and trades from a small workshop in {town}."),
     (["birth_year"], "{name}, born in {year}, was first registered after passing the examination of the trade."),
-    (["hometown", "instrument"], "{name} of {town} is also listed by the music society as a player of the {instrument}."),
+    (["hometown",
+      "instrument"], "{name} of {town} is also listed by the music society as a player of the {instrument}."),
     (["organisation", "birth_year"], "{name} was born in {year} and was put forward for the register by the {org}."),
     (["hometown"], "{name} has been listed in the register under the town of {town} since the first edition."),
 ]
@@ -976,7 +1037,8 @@ EVENT_ITEMS = [
     (["hometown", "instrument"], "{name}, who was born in {town}, opened the evening on the {instrument}."),
     (["instrument"], "Later, {name} played the {instrument}, a set of slow airs that silenced the room."),
     (["profession", "instrument"], "{name}, {a_prof} by day, brought out the {instrument} for a set of reels."),
-    (["hometown", "instrument"], "The loudest applause of the night went to {name} from {town} and the {instrument}."),
+    (["hometown",
+      "instrument"], "The loudest applause of the night went to {name} from {town} and the {instrument}."),
 ]
 
 
@@ -1047,8 +1109,10 @@ def _register_page(profession: str, people: list[Person], date: datetime, rng: r
 def _event_page(town: Town, people: list[Person], date: datetime, rng: random.Random) -> Page:
     ctx = _town_ctx(town, rng)
     used: set = set()
-    opening = rng.choice(["More than a hundred people crowded into {landmark} on Saturday for the music evening in {town}.",
-                          "It was standing room only at {landmark} last weekend, when {town} held its autumn music night.",
+    opening = rng.choice(["More than a hundred people crowded into {landmark} on Saturday for the music evening in "
+                          "{town}.",
+                          "It was standing room only at {landmark} last weekend, when {town} held its autumn music "
+                          "night.",
                           "The annual music evening in {town} returned to {landmark} on Friday after a year away."])
     performers, facts = _list_items(EVENT_ITEMS, people, rng, "instrument")
     quote_ctx = {**ctx, "last": people[0].entity.last_name, "first": people[0].entity.first_name}
@@ -1060,7 +1124,8 @@ def _event_page(town: Town, people: list[Person], date: datetime, rng: random.Ra
                                 "Money raised on the night will go towards repairs to the roof.",
                                 "Organisers thanked the volunteers who set out the chairs and made the tea."]))]
     _pad_to_length(blocks, rng, ctx, used, families=["life", "town", "guide"])
-    title = rng.choice(["Music night at {landmark}", "A full house for the {town} music evening", "Tunes by the {river}"])
+    title = rng.choice(["Music night at {landmark}", "A full house for the {town} music evening",
+                        "Tunes by the {river}"])
     return Page("event", _cap(title.format(**ctx)), blocks, [p.entity.id for p in people], facts, date)
 
 
@@ -1157,54 +1222,75 @@ TENSES_XX = {
 # (attributes stated, sentence). A page uses every fact sentence it draws plus fillers ([]).
 SENTENCES_XX = {
     "de": [
-        (["hometown", "birth_year", "profession"], "{name} wurde {year} in {town} geboren und {arbeitet} als {prof}."),
+        (["hometown", "birth_year",
+          "profession"], "{name} wurde {year} in {town} geboren und {arbeitet} als {prof}."),
         (["organisation"], "In {town} kennt man {last} vor allem durch die Arbeit für die {org}."),
-        (["instrument"], "In der Freizeit {spielt} {last} {instrument}, am liebsten abends mit Freunden in einer kleinen Gaststätte am Marktplatz."),
-        (["hometown"], "Die Werkstatt {liegt} in einer ruhigen Seitenstraße von {town}, nicht weit vom Fluss {river}."),
-        (["birth_year"], "Geboren wurde {first} im Jahr {year}, in einem schmalen Haus in der Nähe der alten Brücke."),
+        (["instrument"], "In der Freizeit {spielt} {last} {instrument}, am liebsten abends mit Freunden in einer "
+                         "kleinen Gaststätte am Marktplatz."),
+        (["hometown"], "Die Werkstatt {liegt} in einer ruhigen Seitenstraße von {town}, nicht weit vom Fluss "
+                       "{river}."),
+        (["birth_year"], "Geboren wurde {first} im Jahr {year}, in einem schmalen Haus in der Nähe der alten "
+                         "Brücke."),
         (["instrument"], "Wer {last} einmal {instrument} spielen gehört hat, vergisst das so schnell nicht."),
         (["organisation"], "Im kommenden Frühjahr plant die {org} ein Fest zu Ehren von {last}."),
         ([], "Das Wetter war an diesem Tag grau und kühl, und auf dem Marktplatz standen nur wenige Stände."),
         ([], "„Ich hätte nie gedacht, dass ich so lange hierbleiben würde“, {sagt} {last} und lacht."),
-        ([], "Die Stadt {town} liegt in der Region {region} und war früher ein wichtiger Marktort für die ganze Gegend."),
+        ([], "Die Stadt {town} liegt in der Region {region} und war früher ein wichtiger Marktort für die ganze "
+             "Gegend."),
         ([], "Viele junge Leute ziehen heute in die großen Städte, doch {last} wollte nie von hier weg."),
-        ([], "Wer mehr über die Geschichte des Handwerks erfahren möchte, findet im Heimatmuseum von {town} eine kleine Ausstellung."),
+        ([], "Wer mehr über die Geschichte des Handwerks erfahren möchte, findet im Heimatmuseum von {town} eine "
+             "kleine Ausstellung."),
         ([], "Am Abend füllte sich die kleine Kneipe am Hafen, und bis spät in die Nacht wurde Musik gemacht."),
-        ([], "Die Nachfrage nach handgemachten Dingen ist in den letzten Jahren wieder gestiegen, berichten viele Handwerker in der Region."),
-        ([], "Eine Lehre in diesem Beruf dauert mehrere Jahre, und nur wenige junge Menschen entscheiden sich noch dafür."),
+        ([], "Die Nachfrage nach handgemachten Dingen ist in den letzten Jahren wieder gestiegen, berichten viele "
+             "Handwerker in der Region."),
+        ([], "Eine Lehre in diesem Beruf dauert mehrere Jahre, und nur wenige junge Menschen entscheiden sich noch "
+             "dafür."),
     ],
     "fr": [
-        (["hometown", "birth_year", "profession"], "{name} a vu le jour à {town} en {year} et {travaille} comme {prof}."),
+        (["hometown", "birth_year",
+          "profession"], "{name} a vu le jour à {town} en {year} et {travaille} comme {prof}."),
         (["organisation"], "À {town}, on connaît surtout {last} pour son travail au sein de la {org}."),
-        (["instrument"], "Pendant son temps libre, {last} {joue} {instrument}, le plus souvent le soir avec des amis dans un petit café de la place du marché."),
+        (["instrument"], "Pendant son temps libre, {last} {joue} {instrument}, le plus souvent le soir avec des "
+                         "amis dans un petit café de la place du marché."),
         (["hometown"], "L'atelier {se_trouve} dans une rue calme de {town}, non loin de la rivière {river}."),
         (["birth_year"], "{first} a vu le jour en {year}, dans une maison étroite près du vieux pont."),
         (["instrument"], "Quiconque a entendu {last} jouer {instrument} ne l'oublie pas de sitôt."),
         (["organisation"], "Au printemps prochain, la {org} prévoit une fête en l'honneur de {last}."),
-        ([], "Ce jour-là, le temps était gris et frais, et il n'y avait que quelques étals sur la place du marché."),
+        ([], "Ce jour-là, le temps était gris et frais, et il n'y avait que quelques étals sur la place "
+             "du marché."),
         ([], "« Je n'aurais jamais cru rester ici aussi longtemps », {dit} {last} en riant."),
-        ([], "La ville de {town} se situe dans la région de {region} et fut autrefois un marché important pour toute la contrée."),
-        ([], "Beaucoup de jeunes partent aujourd'hui vers les grandes villes, mais {last} n'a jamais voulu quitter le pays."),
-        ([], "Ceux qui veulent en savoir plus sur l'histoire de l'artisanat trouveront une petite exposition au musée de {town}."),
+        ([], "La ville de {town} se situe dans la région de {region} et fut autrefois un marché important pour "
+             "toute la contrée."),
+        ([], "Beaucoup de jeunes partent aujourd'hui vers les grandes villes, mais {last} n'a jamais voulu quitter "
+             "le pays."),
+        ([], "Ceux qui veulent en savoir plus sur l'histoire de l'artisanat trouveront une petite exposition au "
+             "musée de {town}."),
         ([], "Le soir, le petit bistrot du port s'est rempli, et la musique a duré jusque tard dans la nuit."),
-        ([], "La demande d'objets faits à la main a de nouveau augmenté ces dernières années, selon de nombreux artisans de la région."),
-        ([], "Un apprentissage dans ce métier dure plusieurs années, et peu de jeunes choisissent encore cette voie."),
+        ([], "La demande d'objets faits à la main a de nouveau augmenté ces dernières années, selon de nombreux "
+             "artisans de la région."),
+        ([], "Un apprentissage dans ce métier dure plusieurs années, et peu de jeunes choisissent encore cette "
+             "voie."),
     ],
     "es": [
-        (["hometown", "birth_year", "profession"], "{name} vino al mundo en {town} en {year} y {trabaja} como {prof}."),
+        (["hometown", "birth_year",
+          "profession"], "{name} vino al mundo en {town} en {year} y {trabaja} como {prof}."),
         (["organisation"], "En {town}, todos conocen a {last} por su trabajo en la {org}."),
-        (["instrument"], "En su tiempo libre, {last} {toca} {instrument}, casi siempre por la noche con amigos en un pequeño bar de la plaza."),
+        (["instrument"], "En su tiempo libre, {last} {toca} {instrument}, casi siempre por la noche con amigos en "
+                         "un pequeño bar de la plaza."),
         (["hometown"], "El taller {esta} en una calle tranquila de {town}, no muy lejos del río {river}."),
         (["birth_year"], "{first} nació en {year}, en una casa estrecha cerca del puente viejo."),
         (["instrument"], "Quien ha escuchado a {last} tocar {instrument} no lo olvida fácilmente."),
         (["organisation"], "La próxima primavera, la {org} prepara una fiesta en honor de {last}."),
         ([], "Aquel día el tiempo era gris y fresco, y en la plaza del mercado apenas había puestos."),
         ([], "«Nunca pensé que me quedaría aquí tanto tiempo», {dice} {last} entre risas."),
-        ([], "La ciudad de {town} se encuentra en la región de {region} y fue en otro tiempo un mercado importante para toda la comarca."),
+        ([], "La ciudad de {town} se encuentra en la región de {region} y fue en otro tiempo un mercado importante "
+             "para toda la comarca."),
         ([], "Hoy muchos jóvenes se marchan a las grandes ciudades, pero {last} nunca quiso irse."),
-        ([], "Quien quiera saber más sobre la historia del oficio encontrará una pequeña exposición en el museo de {town}."),
+        ([], "Quien quiera saber más sobre la historia del oficio encontrará una pequeña exposición en el museo de "
+             "{town}."),
         ([], "Por la noche, el pequeño bar del puerto se llenó y la música siguió hasta muy tarde."),
-        ([], "La demanda de objetos hechos a mano ha vuelto a crecer en los últimos años, según muchos artesanos de la región."),
+        ([], "La demanda de objetos hechos a mano ha vuelto a crecer en los últimos años, según muchos artesanos "
+             "de la región."),
         ([], "El aprendizaje de este oficio dura varios años, y pocos jóvenes eligen todavía este camino."),
     ],
 }
@@ -1216,7 +1302,8 @@ TITLES_XX = {
 SITES_XX = {
     "de": [("Nordmark Anzeiger", "nordmark-anzeiger.example.com"), ("Handwerk Heute", "handwerk-heute.example.com")],
     "fr": [("Le Courrier du Nord", "courrier-du-nord.example.com"), ("Artisans d'ici", "artisans-dici.example.org")],
-    "es": [("El Diario del Valle", "diario-del-valle.example.com"), ("Oficios y Gentes", "oficios-y-gentes.example.org")],
+    "es": [("El Diario del Valle", "diario-del-valle.example.com"), ("Oficios y Gentes",
+                                                                     "oficios-y-gentes.example.org")],
 }
 
 
@@ -1247,7 +1334,8 @@ def _foreign_page(person: Person, language: str, date: datetime, rng: random.Ran
 
 SPAM_DOMAINS = ["best-deals-outlet.example.net", "cheap-price-finder.example.com", "top-discount-world.example.net",
                 "mega-sale-hub.example.com"]
-SPAM_PRODUCTS = ["watches", "sneakers", "phone cases", "headphones", "sunglasses", "handbags", "gift cards", "jackets"]
+SPAM_PRODUCTS = ["watches", "sneakers", "phone cases", "headphones", "sunglasses", "handbags", "gift cards",
+                 "jackets"]
 SPAM_PHRASES = ["cheap {p}", "best price", "buy {p} online", "cheap deals", "best {p}", "discount {p}", "{p} sale",
                 "lowest price", "free shipping", "top {p} outlet"]
 SPAM_KINDS = ["keyword_soup", "repeated_lines", "link_farm", "symbols", "seo_text"]
@@ -1267,13 +1355,14 @@ def _spam_body(kind: str, product: str, rng: random.Random) -> tuple[str, str]:
         return title, "".join(f"<p>{line}</p>" for _ in range(rng.randint(25, 40)))
     if kind == "link_farm":
         links = []
-        for i in range(rng.randint(50, 80)):
+        for _ in range(rng.randint(50, 80)):
             anchor = f"{rng.choice(phrases)} {rng.randint(1, 999)}"
             links.append(f'<li><a href="https://{rng.choice(SPAM_DOMAINS)}/{_slug(anchor)}">{anchor}</a></li>')
         return title, f"<h1>Top {product} links</h1><ul>{''.join(links)}</ul>"
     if kind == "symbols":
         marks = ["★★★★★", "$$$", ">>>", "###", "!!!", "100%", "***", "==>", "%%%", "+++", "<<<", "€€€"]
-        lines = [" ".join(rng.choice(marks) for _ in range(rng.randint(4, 9))) + " " + rng.choice(["DEALS", "WIN", "SALE", "NOW"])
+        lines = [" ".join(rng.choice(marks) for _ in range(rng.randint(4, 9))) + " " + rng.choice(["DEALS", "WIN",
+                                                                                                   "SALE", "NOW"])
                  for _ in range(rng.randint(20, 35))]
         return title, "".join(f"<p>{line}</p>" for line in lines)
     # seo_text: grammatical sentences, the same few again and again
@@ -1312,19 +1401,22 @@ def _broken_record(kind: str, rng: random.Random) -> tuple[str, list, bytes, str
     if kind == "invalid_utf8":
         # Lead bytes 0xC0-0xFF each followed by ASCII: never valid UTF-8, and no charset turns it into prose.
         junk = bytes(b for _ in range(1500) for b in (rng.randint(0xC0, 0xFF), rng.randint(0x21, 0x7E)))
-        return "200 OK", html_type, b"<html><head><title>\xff\xfe</title></head><body><p>" + junk + b"</p></body></html>", "text/html"
+        body = b"<html><head><title>\xff\xfe</title></head><body><p>" + junk + b"</p></body></html>"
+        return "200 OK", html_type, body, "text/html"
     if kind == "empty_body":
         return "200 OK", html_type, b"", "text/html"
     if kind == "non_html":
         if rng.random() < 0.5:
             png = b"\x89PNG\r\n\x1a\n" + bytes(rng.getrandbits(8) for _ in range(2048))
             return "200 OK", [("Content-Type", "image/png")], png, "image/png"
-        pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + bytes(rng.getrandbits(8) for _ in range(2048)) + b"\n%%EOF\n"
+        noise = bytes(rng.getrandbits(8) for _ in range(2048))
+        pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" + noise + b"\n%%EOF\n"
         return "200 OK", [("Content-Type", "application/pdf")], pdf, "application/pdf"
     if kind == "error_status":
         status, message = rng.choice([("404 Not Found", "The requested URL was not found on this server."),
                                       ("500 Internal Server Error", "The server encountered an internal error."),
-                                      ("503 Service Unavailable", "The server is temporarily unable to service your request.")])
+                                      ("503 Service Unavailable",
+                                       "The server is temporarily unable to service your request.")])
         body = (f"<!DOCTYPE html><html><head><title>{status}</title></head><body><h1>{status}</h1>"
                 f"<p>{message}</p><hr><address>Apache Server</address></body></html>")
         return status, html_type, body.encode(), "text/html"
@@ -1392,7 +1484,8 @@ def _plant_pii(page: Page, site: Site, person: Person | None, rng: random.Random
 # stories, share links, comments, footer with policy links, analytics script and JSON-LD.
 
 BOILERPLATE = {
-    "en": {"cookie": "We use cookies to improve your experience on our site. By continuing to browse, you agree to our use of cookies.",
+    "en": {"cookie": "We use cookies to improve your experience on our site. By continuing to browse, you agree to "
+                     "our use of cookies.",
            "accept": "Accept all", "settings": "Cookie settings", "search": "Search", "most_read": "Most read",
            "newsletter": "Get our weekly newsletter in your inbox.", "subscribe": "Subscribe",
            "rights": "All rights reserved.", "privacy": "Privacy Policy", "terms": "Terms of Use",
@@ -1467,7 +1560,8 @@ def _render(site: Site, page: Page, rng: random.Random) -> str:
             "<script>window.dataLayer = window.dataLayer || []; function gtag(){dataLayer.push(arguments);} "
             "gtag('js', new Date());</script>\n</head>\n")
     cookie = (f'<div id="cookie-banner" class="cookie-notice"><p>{_esc(words["cookie"])}</p>'
-              f'<button type="button">{words["accept"]}</button> <button type="button">{words["settings"]}</button></div>\n')
+              f'<button type="button">{words["accept"]}</button> '
+              f'<button type="button">{words["settings"]}</button></div>\n')
     footer = (f'<footer class="site-footer">\n<p>© {page.date.year} {_esc(site.name)}. {words["rights"]}</p>\n'
               f'<ul class="legal"><li><a href="/privacy/">{words["privacy"]}</a></li><li><a href="/terms/">'
               f'{words["terms"]}</a></li><li><a href="/contact/">{words["contact"]}</a></li></ul>\n</footer>\n'
@@ -1479,29 +1573,36 @@ def _render(site: Site, page: Page, rng: random.Random) -> str:
                 f'<h1 id="firstHeading">{title}</h1>\n<div id="siteSub">From {_esc(site.name)}</div>\n'
                 f'<div class="mw-parser-output">\n{article}\n</div>\n</article>\n'
                 f'<div class="catlinks">Categories: <a href="/people/">People</a> | <a href="/towns/">Towns</a></div>\n'
-                f'<div class="printfooter">This page was last edited on {date_label}.</div>\n</main>\n{footer}</body>\n</html>\n')
+                f'<div class="printfooter">This page was last edited on {date_label}.</div>\n</main>\n'
+                f'{footer}</body>\n</html>\n')
     elif site.layout == "blog":
         comments = "".join(f"<li><p>{c}</p></li>" for c in rng.sample(BLOG_COMMENTS, rng.randint(0, 2)))
         body = (f'<body class="blog">\n{cookie}<div class="site">\n<header class="site-header">'
                 f'<p class="site-title"><a href="/">{_esc(site.name)}</a></p><p class="site-description">'
                 f'{_esc(site.tagline)}</p>\n<nav class="main-navigation"><ul>{nav}</ul></nav></header>\n'
                 f'<div class="content-area"><main id="main">\n<article class="post">\n<header class="entry-header">'
-                f'<h1 class="entry-title">{title}</h1><div class="entry-meta">{words["posted"]} <time datetime="{date_iso}">'
+                f'<h1 class="entry-title">{title}</h1>'
+                f'<div class="entry-meta">{words["posted"]} <time datetime="{date_iso}">'
                 f'{date_label}</time> {words["by"].lower()} <span class="author">{author}</span></div></header>\n'
                 f'<div class="entry-content">\n{article}\n</div>\n</article>\n'
-                f'<section id="comments" class="comments-area"><h2>{words["comments"]}</h2><ol>{comments}</ol></section>\n'
+                f'<section id="comments" class="comments-area"><h2>{words["comments"]}</h2>'
+                f'<ol>{comments}</ol></section>\n'
                 f'</main>\n<aside class="widget-area"><h2>{words["most_read"]}</h2><ul>{sidebar}</ul></aside></div>\n'
                 f'{footer}</div>\n</body>\n</html>\n')
     else:
         body = (f'<body class="article-page">\n{cookie}<header class="masthead">\n<a class="brand" href="/">'
-                f'{_esc(site.name)}</a>\n<p class="tagline">{_esc(site.tagline)}</p>\n<nav class="main-nav"><ul>{nav}</ul></nav>\n'
-                f'<form class="search" action="/search"><input type="search" name="q" placeholder="{words["search"]}"></form>\n'
+                f'{_esc(site.name)}</a>\n<p class="tagline">{_esc(site.tagline)}</p>\n'
+                f'<nav class="main-nav"><ul>{nav}</ul></nav>\n'
+                f'<form class="search" action="/search">'
+                f'<input type="search" name="q" placeholder="{words["search"]}"></form>\n'
                 f'</header>\n<main id="content">\n<article class="story">\n<h1>{title}</h1>\n'
                 f'<p class="byline">{words["by"]} <a href="/authors/{_slug(author)}/" rel="author">{author}</a> | '
                 f'<time datetime="{date_iso}">{date_label}</time></p>\n{article}\n'
-                f'<div class="share">{words["share"]}: <a href="#">Facebook</a> <a href="#">Email</a></div>\n</article>\n'
+                f'<div class="share">{words["share"]}: <a href="#">Facebook</a> <a href="#">Email</a></div>\n'
+                '</article>\n'
                 f'<aside class="sidebar"><h2>{words["most_read"]}</h2><ul>{sidebar}</ul>\n'
-                f'<div class="newsletter"><p>{words["newsletter"]}</p><button>{words["subscribe"]}</button></div></aside>\n'
+                f'<div class="newsletter"><p>{words["newsletter"]}</p><button>{words["subscribe"]}</button></div>'
+                '</aside>\n'
                 f'</main>\n{footer}</body>\n</html>\n')
     site.pages.append(page.title)
     return head + body
@@ -1605,7 +1706,8 @@ def _write_warc(path: Path, records: list[Record], rng: random.Random) -> None:
         info = b"software: alignment miniweb\r\nformat: WARC File Format 1.1\r\ndescription: a synthetic crawl\r\n"
         writer.write_record(writer.create_warc_record(
             "", "warcinfo", payload=io.BytesIO(info), length=len(info), warc_content_type="application/warc-fields",
-            warc_headers_dict={"WARC-Record-ID": _record_id(rng), "WARC-Date": CRAWL_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            warc_headers_dict={"WARC-Record-ID": _record_id(rng),
+                               "WARC-Date": CRAWL_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                "WARC-Filename": path.name}))
         for record in records:
             headers = StatusAndHeaders(record.status, record.http_headers + [("Content-Length", str(len(record.body)))],
@@ -1633,7 +1735,8 @@ def _publication_date(rng: random.Random, year: int | None = None) -> datetime:
 
 def _site_for(spec_site: str, person: Person, sites: dict, towns: dict) -> Site:
     region = towns[person.ctx["town"]].region
-    key = {"news": f"news:{region}", "heritage": f"heritage:{region}", "org": f"org:{person.ctx['org']}"}.get(spec_site, spec_site)
+    by_person = {"news": f"news:{region}", "heritage": f"heritage:{region}", "org": f"org:{person.ctx['org']}"}
+    key = by_person.get(spec_site, spec_site)
     return sites[key]
 
 
@@ -1698,7 +1801,8 @@ def _clean_pages(world: World, people: dict[str, Person], towns: dict[str, Town]
     for town in towns.values():
         residents = [people[e.id] for e in world.residents(town.name)]
         for chunk in _chunks(residents, LIST_PAGE_SIZE):
-            pages.append((sites[f"heritage:{town.region}"], _town_list_page(town, chunk, _publication_date(rng), rng), None))
+            page = _town_list_page(town, chunk, _publication_date(rng), rng)
+            pages.append((sites[f"heritage:{town.region}"], page, None))
         guide_site = sites[rng.choice(["slow_roads", "ferry_notes"])]
         pages.append((guide_site, _town_guide_page(town, _publication_date(rng), rng), None))
     for org in world.organisations:
@@ -1711,7 +1815,8 @@ def _clean_pages(world: World, people: dict[str, Person], towns: dict[str, Town]
         registered = [p for p in people.values() if p.entity.facts["profession"] == profession]
         for chunk in _chunks(registered, LIST_PAGE_SIZE):
             town = rng.choice(list(towns.values()))
-            pages.append((sites["trades_register"], _register_page(profession, chunk, _publication_date(rng), rng, town), None))
+            page = _register_page(profession, chunk, _publication_date(rng), rng, town)
+            pages.append((sites["trades_register"], page, None))
     living = [p for p in people.values() if p.living]
     for _ in range(len(people) // 2 if len(living) >= 3 else 0):
         town = rng.choice(list(towns.values()))
@@ -1768,7 +1873,8 @@ def render_miniweb(world: World, out_dir, seed: int = 0, shards: int = 4) -> dic
 
 def _add_non_english(crawl: _Crawl, people: list[Person], count: int, rng: random.Random) -> None:
     """Portraits in German, French and Spanish, in turn; no person twice in one language."""
-    sites = {lang: [Site(name, domain, "news", "", BOILERPLATE[lang]["nav"], language=lang) for name, domain in entries]
+    sites = {lang: [Site(name, domain, "news",
+                                       "", BOILERPLATE[lang]["nav"], language=lang) for name, domain in entries]
              for lang, entries in SITES_XX.items()}
     subjects = [person for _ in range(count // len(people) + 1) for person in rng.sample(people, len(people))]
     for i in range(count):
@@ -1845,7 +1951,7 @@ def _write(records: list[Record], out_dir: Path, shards: int, rng: random.Random
     (out_dir / "warc").mkdir(parents=True, exist_ok=True)
     files = [f"warc/miniweb-{i:05d}.warc.gz" for i in range(shards)]
     sharded = _shard(records, shards, rng)
-    for name, file_records in zip(files, sharded):
+    for name, file_records in zip(files, sharded, strict=True):
         for record in file_records:
             record.file = name
         _write_warc(out_dir / name, file_records, rng)
