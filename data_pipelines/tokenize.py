@@ -42,5 +42,5 @@ def tokenize_documents(documents_dir: str | Path, tokenizer: str | Path, output_
     )
     executor.run()
     stats = json.loads((output_dir / "logs" / "stats.json").read_text())
-    counts = stats[-1]["stats"]
-    return {"documents": int(counts.get("total", 0)), "tokens": int(counts["tokens"]["total"])}
+    read, tokenized = stats[0]["stats"], stats[-1]["stats"]
+    return {"documents": int(read["documents"]["total"]), "tokens": int(tokenized["tokens"]["total"])}
