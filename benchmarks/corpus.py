@@ -1,9 +1,10 @@
 """Speed and memory of `alignment corpus` against a bare datatrove pipeline with the same blocks.
 
-    python benchmarks/corpus.py [--repeats 3] [--tasks 4] [--workers 2]
+    python benchmarks/corpus.py [--repeats 5] [--tasks 4] [--workers 2]
 
 Both run as separate processes on the same mini-web crawl (rendered once), interleaved `--repeats`
-times because these machines are noisy; we print documents/s, MB/s (uncompressed WARC bytes), the peak
+times, the order swapped each round (whichever runs first in a pair was seen to pay ~10% on these
+noisy machines), with a pause between runs; we print documents/s, MB/s (uncompressed WARC bytes), the peak
 memory of each process tree, and the median ratio of wall times (ours / bare: the target is <= 1.10).
 The bare pipeline is datatrove's own blocks wired by hand, with the two offline replacements that any
 offline run needs (the bundled language-ID model, tldextract without the network) and our phone block.
@@ -89,7 +90,8 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds between runs, for the last one's processes to go")
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--bare", nargs=2, metavar=("INPUT_DIR", "OUT"), help=argparse.SUPPRESS)
@@ -116,7 +118,8 @@ def main() -> None:
 
     results = {"ours": [], "bare": []}
     for i in range(args.repeats):
-        for name in ("ours", "bare"):
+        for name in ("ours", "bare") if i % 2 == 0 else ("bare", "ours"):
+            time.sleep(args.pause)
             out = work / f"{name}_{i}"
             if name == "ours":
                 cmd = [sys.executable, "-m", "alignment", "corpus", "--config", str(RECIPE), "--input",
