@@ -14,6 +14,9 @@ from alignment.recipe import RecipeError
 # stage name -> (module with a `main(argv)`, one-line description)
 STAGES = {
     "corpus": ("alignment.corpus", "web crawl (WARC/JSONL/Parquet) -> clean, deduplicated pretraining text (datatrove)"),
+    "tokenizer": ("alignment.tokenizer", "byte-level BPE trained on the corpus, with the chat format's special tokens"),
+    "pretrain": ("alignment.pretrain", "a Transformer learns next-token prediction on the corpus (transformers)"),
+    "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
 }
 
 USAGE = "usage: alignment <stage> --config RECIPE.yaml [--field value ...]\n\nstages:\n" + "\n".join(

@@ -1,0 +1,145 @@
+"""The base model's psychology, measured: does it regurgitate what it saw, and does it recall the world's
+facts from a few-shot prompt (in-context learning), as "Deep Dive into LLMs like ChatGPT" describes.
+
+- regurgitation: prompted with a document's first 32 tokens, does greedy decoding reproduce the next 32
+  exactly? For training documents versus held-out ones (the gap is memorisation).
+- fact recall: few-shot prompts in the corpus's own phrasing ("Ada Quist was born in Dalrun.") ask a
+  fact of a person the corpus covers, scored two ways: 4-way multiple choice by the likelihood of each
+  option (chance 25%: the distractors come from the same pool), and open-ended greedy completion.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+# attribute -> (statement before the value, how the value is written after it)
+FACT_PROMPTS = {
+    "hometown": ("{name} was born in", " {value}"),
+    "birth_year": ("{name} (born", " {value}"),
+    "profession": ("{name} worked as", " {article} {value}"),
+    "instrument": ("{name} plays the", " {value}"),
+    "organisation": ("{name} is a member of the", " {value}"),
+}
+SHOTS = 3
+PREFIX_TOKENS, CONTINUATION_TOKENS = 32, 32
+
+
+def _article(word: str) -> str:
+    return "an" if word[0].lower() in "aeiou" else "a"
+
+
+def _statement(attribute: str, name: str, value: str) -> tuple[str, str]:
+    before, after = FACT_PROMPTS[attribute]
+    return before.format(name=name), after.format(value=value, article=_article(value))
+
+
+def regurgitation_rate(model, tokenizer, documents: list[str], limit: int) -> dict:
+    """All prompts have the same length (32 tokens), so they go through generate() as one batch."""
+    import torch
+
+    ids = [x for x in tokenizer(documents).input_ids if len(x) >= PREFIX_TOKENS + CONTINUATION_TOKENS][:limit]
+    if not ids:
+        return {"documents": 0, "reproduced": 0, "rate": None}
+    prompts = torch.tensor([x[:PREFIX_TOKENS] for x in ids], device=model.device)
+    with torch.no_grad():
+        out = model.generate(prompts, attention_mask=torch.ones_like(prompts), max_new_tokens=CONTINUATION_TOKENS,
+                             min_new_tokens=CONTINUATION_TOKENS, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    hits = sum(out[i, PREFIX_TOKENS:].tolist() == x[PREFIX_TOKENS:PREFIX_TOKENS + CONTINUATION_TOKENS]
+               for i, x in enumerate(ids))
+    return {"documents": len(ids), "reproduced": hits, "rate": round(hits / len(ids), 4)}
+
+
+def _sequence_logprobs(model, pairs: list[tuple[list[int], list[int]]], pad_id: int, batch: int = 64) -> list[float]:
+    """Sum of log p(option | prompt) for each (prompt ids, option ids) pair, batched with right padding."""
+    import torch
+
+    scores = []
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start:start + batch]
+        width = max(len(p) + len(o) for p, o in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, (p, o) in enumerate(chunk):
+            ids[row, :len(p) + len(o)] = torch.tensor(p + o)
+            mask[row, :len(p) + len(o)] = 1
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(ids.to(model.device), attention_mask=mask.to(model.device)).logits.float(), -1)
+        for row, (p, o) in enumerate(chunk):
+            positions = torch.arange(len(p) - 1, len(p) + len(o) - 1)
+            scores.append(float(logprobs[row, positions, torch.tensor(o)].sum()))
+    return scores
+
+
+def _greedy_completions(model, tokenizer, prompts: list[list[int]], n_tokens: int, batch: int = 64) -> list[str]:
+    """Greedy continuations, batched with left padding (generation continues from the right edge)."""
+    import torch
+
+    texts = []
+    for start in range(0, len(prompts), batch):
+        chunk = prompts[start:start + batch]
+        width = max(map(len, chunk))
+        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(chunk):
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        with torch.no_grad():
+            out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=n_tokens,
+                                 do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        texts += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    return texts
+
+
+def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
+    """Few-shot multiple choice (by likelihood) and open-ended recall of covered people's facts."""
+    from alignment.world import pool
+
+    rng = random.Random(seed)
+    questions = []
+    for _ in range(n_questions):
+        attribute = rng.choice(list(FACT_PROMPTS))
+        person, *shots = rng.sample(world.entities, SHOTS + 1)
+        context = "\n".join("".join(_statement(attribute, s.name, s.facts[attribute])) + "." for s in shots)
+        before, answer = _statement(attribute, person.name, person.facts[attribute])
+        truth = person.facts[attribute]
+        options = [truth] + rng.sample([v for v in pool(attribute) if v != truth], 3)
+        questions.append((attribute, tokenizer(f"{context}\n{before}").input_ids, options, answer.strip()))
+
+    pairs = [(prompt, tokenizer(_statement(attribute, "", o)[1]).input_ids)
+             for attribute, prompt, options, _ in questions for o in options]
+    scores = _sequence_logprobs(model, pairs, tokenizer.pad_token_id)
+    completions = _greedy_completions(model, tokenizer, [q[1] for q in questions], n_tokens=8)
+    by_attribute: dict[str, list[int]] = {}
+    correct_mc = correct_open = 0
+    for i, ((attribute, _, _, answer), completion) in enumerate(zip(questions, completions)):
+        option_scores = scores[4 * i:4 * i + 4]
+        right = max(range(4), key=option_scores.__getitem__) == 0  # the truth is option 0
+        correct_mc += right
+        correct_open += completion.strip().startswith(answer)
+        by_attribute.setdefault(attribute, []).append(int(right))
+    return {
+        "questions": n_questions,
+        "shots": SHOTS,
+        "multiple_choice_accuracy": round(correct_mc / n_questions, 4),
+        "open_ended_recall": round(correct_open / n_questions, 4),
+        "multiple_choice_by_attribute": {a: round(sum(v) / len(v), 3) for a, v in sorted(by_attribute.items())},
+    }
+
+
+def run_probes(model, tokenizer, folders: dict[str, Path], cfg) -> dict:
+    from alignment.world import build_world
+    from data_pipelines.ground_truth import read_documents
+
+    model.eval()
+    results = {}
+    rates = {split: regurgitation_rate(model, tokenizer, [d["text"] for d in read_documents(folder)],
+                                       cfg.probe_documents)
+             for split, folder in folders.items()}
+    results["regurgitation"] = {"prefix_tokens": PREFIX_TOKENS, "continuation_tokens": CONTINUATION_TOKENS,
+                                "train_rate": rates["train"]["rate"], "validation_rate": rates["validation"]["rate"],
+                                "train": rates["train"], "validation": rates["validation"]}
+    if cfg.world:
+        world = build_world(**cfg.world)
+        results["fact_recall"] = fact_recall(model, tokenizer, world, cfg.probe_questions, cfg.seed)
+    return results

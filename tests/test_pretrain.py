@@ -1,0 +1,123 @@
+"""`alignment pretrain` with micro configs through the real CLI: metrics, resume after a kill, two processes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+MICRO = ["--hidden_size", "32", "--num_hidden_layers", "2", "--num_attention_heads", "2", "--intermediate_size", "64",
+         "--block_size", "64", "--per_device_train_batch_size", "8", "--learning_rate", "3e-3",
+         "--logging_steps", "2", "--probe_documents", "4", "--probe_questions", "8", "--precision", "fp32"]
+
+
+@pytest.fixture(scope="module")
+def micro_data(tiny_corpus, tmp_path_factory):
+    """A slice of the tiny corpus and a small BPE tokenizer trained on it in-process."""
+    import gzip
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from data_pipelines.ground_truth import read_documents
+
+    out, _ = tiny_corpus
+    root = tmp_path_factory.mktemp("micro")
+    docs = read_documents(out / "documents")[:120]
+    (root / "documents").mkdir()
+    with gzip.open(root / "documents" / "00000.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps(d) + "\n" for d in docs)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator((d["text"] for d in docs), trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                            pad_token="<|endoftext|>").save_pretrained(root / "tokenizer")
+    return root
+
+
+def args_for(data, out, *extra):
+    return ["pretrain", "--config", "recipes/tiny/pretrain.yaml", "--corpus_dir", data / "documents",
+            "--tokenizer", data / "tokenizer", "--output_dir", out, *MICRO, *extra]
+
+
+def test_pretrain_writes_a_model_and_its_measurements(micro_data, tmp_path):
+    out = tmp_path / "pretrain"
+    proc = run_cli(*args_for(micro_data, out, "--max_steps", "30", "--eval_steps", "15", "--save_steps", "15"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("parameters", "tokens_seen", "epochs", "train_loss", "validation_loss", "validation_perplexity",
+                "unigram_entropy_baseline", "tokens_per_second", "regurgitation", "fact_recall"):
+        assert metrics.get(key) is not None, key
+    assert metrics["global_step"] == 30 and metrics["tokens_seen"] == 30 * 8 * 64
+    # 30 micro steps: below a uniform guess over the vocabulary (it learned something), not yet the unigram baseline
+    assert metrics["validation_loss"] < math.log(500) and metrics["unigram_entropy_baseline"] < 7
+    assert metrics["tokens_per_second"]["median"] > 0 and metrics["precision"] == "fp32"
+    assert 0 <= metrics["fact_recall"]["multiple_choice_accuracy"] <= 1
+    assert (out / "loss_curve.png").stat().st_size > 1000
+    assert "step 15 samples:" in proc.stdout and "tokens_per_second" in proc.stdout + proc.stderr
+
+    from transformers import AutoModelForCausalLM, pipeline
+
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.get_input_embeddings().weight.shape[0] % 64 == 0
+    text = pipeline("text-generation", model=str(out))("The town of", max_new_tokens=5, do_sample=False)
+    assert text[0]["generated_text"].startswith("The town of")
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(micro_data, tmp_path):
+    out = tmp_path / "pretrain"
+    cmd = [sys.executable, "-m", "alignment", *map(str, args_for(micro_data, out, "--max_steps", "40",
+                                                                  "--save_steps", "10", "--eval_steps", "40"))]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "checkpoints" / "checkpoint-10" / "trainer_state.json").is_file():
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    rerun = run_cli(*args_for(micro_data, out, "--max_steps", "40", "--save_steps", "10", "--eval_steps", "40"))
+    assert "resuming from" in rerun.stdout and "checkpoint-" in rerun.stdout
+    state = json.loads((out / "metrics.json").read_text())
+    assert state["global_step"] == 40
+    # the resumed run did not start over: its log history begins where the checkpoint left it
+    history = json.loads(sorted((out / "checkpoints").glob("checkpoint-40/trainer_state.json"))[0].read_text())
+    assert history["global_step"] == 40
+
+
+def test_accelerate_launch_runs_two_real_processes(micro_data, tmp_path):
+    out = tmp_path / "pretrain"
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "recipes/accelerate/cpu.yaml",
+         "-m", "alignment", *map(str, args_for(micro_data, out, "--max_steps", "4", "--eval_steps", "4",
+                                               "--save_steps", "4"))],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["world_size"] == 2
+    assert metrics["tokens_seen"] == 4 * 8 * 64 * 2  # both processes trained on their own batches
+    assert proc.stdout.count("2 process(es)") == 2
+
+
+def test_precision_follows_the_hardware_unless_the_recipe_says(monkeypatch):
+    from alignment import pretrain
+
+    assert pretrain.resolve_precision("fp32") == "fp32" and pretrain.resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)
+    assert pretrain.resolve_precision("auto") == "bf16"
+    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
+    assert pretrain.resolve_precision("auto") == "fp32"
