@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 	@$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__; print('torch', torch.__version__)"
 	touch $(STAMP)
 
-# The tiny recipe end to end, offline, on a laptop CPU.
+# The tiny recipe end to end, offline, on a laptop CPU (finished stages are skipped or resumed on a rerun).
 demo: install
 	$(VENV)/bin/alignment corpus --config recipes/tiny/corpus.yaml
 	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
+	$(VENV)/bin/alignment tokenizer --config recipes/tiny/tokenizer.yaml
+	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
+	$(VENV)/bin/alignment pretrain --config recipes/tiny/pretrain.yaml
+	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
 
 test: install
 	$(PY) -m pytest -q

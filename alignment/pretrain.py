@@ -90,10 +90,17 @@ def resolve_precision(choice: str) -> str:
 
 # --- data ----------------------------------------------------------------------------------------
 
+def _fingerprint(folder: Path) -> list:
+    return sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in folder.iterdir() if p.is_file())
+
+
 def prepare_data(cfg: PretrainConfig, work: Path) -> dict[str, Path]:
-    """Split once per recipe: a marker records the split that the files on disk hold."""
+    """Split once per recipe and corpus: a marker records what the files on disk hold. When the corpus
+    or the tokenizer changed, the old split and the checkpoints trained on it are thrown away."""
     marker = work / "split.json"
-    wanted = {"corpus_dir": str(Path(cfg.corpus_dir).resolve()), "tokenizer": cfg.tokenizer,
+    tokenizer = Path(cfg.tokenizer)
+    wanted = {"corpus": _fingerprint(Path(cfg.corpus_dir)), "corpus_dir": str(Path(cfg.corpus_dir).resolve()),
+              "tokenizer": _fingerprint(tokenizer) if tokenizer.is_dir() else cfg.tokenizer,
               "validation_fraction": cfg.validation_fraction, "seed": cfg.seed}
     folders = {name: work / "data" / name for name in ("train", "validation")}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
@@ -101,6 +108,7 @@ def prepare_data(cfg: PretrainConfig, work: Path) -> dict[str, Path]:
     import shutil
 
     shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(work.parent / "checkpoints", ignore_errors=True)
     split_documents(Path(cfg.corpus_dir), folders, cfg.validation_fraction, cfg.seed)
     marker.write_text(json.dumps(wanted))
     return folders
