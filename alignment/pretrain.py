@@ -91,7 +91,7 @@ def resolve_precision(choice: str) -> str:
 # --- data ----------------------------------------------------------------------------------------
 
 def _fingerprint(folder: Path) -> list:
-    return sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in folder.iterdir() if p.is_file())
+    return sorted([p.name, p.stat().st_size, int(p.stat().st_mtime)] for p in folder.iterdir() if p.is_file())
 
 
 def prepare_data(cfg: PretrainConfig, work: Path) -> dict[str, Path]:
