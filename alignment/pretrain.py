@@ -204,11 +204,44 @@ def unigram_entropy(tokens) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
+    """The Trainer's settings for this stage (benchmarks/pretrain.py times exactly these)."""
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the total steps (transformers 5)
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        bf16=precision == "bf16",
+        # on a CPU-only machine: the CPU device, and a real gloo group when accelerate starts 2 processes
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        report_to=[],
+        disable_tqdm=False,
+        dataloader_drop_last=True,
+    )
+
+
 # --- the stage -----------------------------------------------------------------------------------
 
 def run_pretrain(cfg: PretrainConfig) -> dict:
     import torch
-    from transformers import AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoTokenizer, Trainer
 
     from alignment.metrics import StageRun
     from alignment.training_logs import LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint
@@ -220,32 +253,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         raise RecipeError(f"tokenizer: {cfg.tokenizer} not found (run the tokenizer stage first)")
     precision = resolve_precision(cfg.precision)
     with StageRun("pretrain", out, seed=cfg.seed) as run:
-        args = TrainingArguments(
-            output_dir=str(out / "checkpoints"),
-            num_train_epochs=cfg.num_train_epochs,
-            max_steps=cfg.max_steps,
-            per_device_train_batch_size=cfg.per_device_train_batch_size,
-            per_device_eval_batch_size=cfg.per_device_train_batch_size,
-            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-            learning_rate=cfg.learning_rate,
-            warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the total steps (transformers 5)
-            lr_scheduler_type=cfg.lr_scheduler_type,
-            weight_decay=cfg.weight_decay,
-            max_grad_norm=cfg.max_grad_norm,
-            bf16=precision == "bf16",
-            # on a CPU-only machine: the CPU device, and a real gloo group when accelerate starts 2 processes
-            use_cpu=not torch.cuda.is_available(),
-            logging_steps=cfg.logging_steps,
-            eval_strategy="steps",
-            eval_steps=cfg.eval_steps,
-            save_strategy="steps",
-            save_steps=cfg.save_steps,
-            save_total_limit=cfg.save_total_limit,
-            seed=cfg.seed,
-            report_to=[],
-            disable_tqdm=False,
-            dataloader_drop_last=True,
-        )
+        args = training_arguments(cfg, out, precision)
         tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer)
         # with `accelerate launch`, rank 0 splits and tokenizes first; the others then find it done
         with args.main_process_first(desc="tokenize the corpus"):

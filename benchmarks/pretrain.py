@@ -1,0 +1,185 @@
+"""Training speed of `alignment pretrain`'s loop (transformers' Trainer, the stage's own settings) against a
+plain PyTorch loop with the same model, batch, sequence length, optimizer, schedule, clipping and precision.
+
+    python benchmarks/pretrain.py [--steps 30] [--rounds 3] [--precisions fp32 bf16] [--gpu_model_size 125m]
+
+One process, one run: the two loops alternate `--rounds` times per precision (these machines are noisy)
+and we print tokens/s of each and the median ratio (ours / plain; target >= 0.95, i.e. <= 5% overhead).
+It also measures this machine's own matmul peak (fp32, bf16) and prints the training FLOP/s as a share of
+it; on a GPU it prints MFU against the device's datasheet peak (alignment/training_logs.py), and by
+default runs a ~125M-parameter model there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def matmul_peak(dtype, size: int = 2048, repeats: int = 20) -> float:
+    """FLOP/s of a large square matmul: the practical peak this device reaches."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+class RandomBlocks:
+    """Random token blocks: speed does not depend on what the tokens say."""
+
+    def __init__(self, n: int, block_size: int, vocab: int, seed: int = 0):
+        import torch
+
+        g = torch.Generator().manual_seed(seed)
+        self.blocks = torch.randint(0, vocab, (n, block_size), generator=g)
+
+    def __len__(self):
+        return len(self.blocks)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.blocks[i], "labels": self.blocks[i]}
+
+
+def make_model(cfg, vocab: int):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = AutoConfig.for_model(cfg.model_type, vocab_size=vocab, hidden_size=cfg.hidden_size,
+                                  num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
+                                  num_key_value_heads=cfg.num_attention_heads, intermediate_size=cfg.intermediate_size,
+                                  max_position_embeddings=cfg.block_size, tie_word_embeddings=True)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def trainer_loop(cfg, precision: str, data, vocab: int, steps: int) -> float:
+    """Seconds for `steps` optimizer steps of the stage's Trainer (first step excluded: start-up)."""
+    from transformers import Trainer, TrainerCallback
+
+    from alignment.pretrain import training_arguments
+
+    cfg.max_steps, cfg.eval_steps, cfg.save_steps, cfg.logging_steps = steps + 1, 10**9, 10**9, 10**9
+    marks = {}
+
+    class Clock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 1:
+                marks["start"] = time.perf_counter()
+            marks["end"] = time.perf_counter()
+
+    with tempfile.TemporaryDirectory() as out:
+        args = training_arguments(cfg, Path(out), precision)
+        args.save_strategy = args.eval_strategy = "no"
+        args.disable_tqdm = True
+        Trainer(model=make_model(cfg, vocab), args=args, train_dataset=data, callbacks=[Clock()]).train()
+    return marks["end"] - marks["start"]
+
+
+def plain_loop(cfg, precision: str, data, vocab: int, steps: int) -> float:
+    """The same work in plain PyTorch: AdamW, warmup + cosine, clipping, bf16 autocast when asked."""
+    import torch
+    from transformers import get_cosine_schedule_with_warmup
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = make_model(cfg, vocab).to(device)
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+    total = steps + 1
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
+    loader = torch.utils.data.DataLoader(data, batch_size=cfg.per_device_train_batch_size, shuffle=True,
+                                         drop_last=True)
+    batches = iter(loader)
+    start = None
+    for step in range(total):
+        batch = next(batches)
+        ids = batch["input_ids"].to(device)
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if step == 0:
+            start = time.perf_counter()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    import torch
+    import yaml
+
+    from alignment.pretrain import PretrainConfig
+    from alignment.training_logs import device_peak_flops, flops_per_token
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--gpu_model_size", choices=["tiny", "125m"], default="125m")
+    args = parser.parse_args()
+
+    recipe = yaml.safe_load((ROOT / "recipes" / "tiny" / "pretrain.yaml").read_text())
+    cfg = PretrainConfig(**{k: v for k, v in recipe.items() if k in PretrainConfig.__dataclass_fields__})
+    if torch.cuda.is_available() and args.gpu_model_size == "125m":
+        # GPT-2-small shape: 12 layers of width 768, 1024 tokens, ~125 M parameters with a 50k vocabulary
+        cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads = 768, 12, 12
+        cfg.intermediate_size, cfg.block_size, cfg.per_device_train_batch_size = 2048, 1024, 16
+        vocab = 50304
+    else:
+        vocab = 2048
+    data = RandomBlocks(cfg.per_device_train_batch_size * (args.steps + 2) * 2, cfg.block_size, vocab)
+    n_params = sum(p.numel() for p in make_model(cfg, vocab).parameters())
+    per_token = flops_per_token(n_params, make_model(cfg, vocab).config, cfg.block_size)
+    tokens = args.steps * cfg.per_device_train_batch_size * cfg.block_size
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    print(f"{device}, {torch.get_num_threads()} threads; model {n_params / 1e6:.2f} M parameters, batch "
+          f"{cfg.per_device_train_batch_size} x {cfg.block_size} tokens, {args.steps} timed steps per loop")
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    print(f"matmul peak measured here: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
+    datasheet = device_peak_flops()
+    for precision in args.precisions:
+        rates = {"ours": [], "plain": []}
+        for round_ in range(args.rounds):
+            order = ("ours", "plain") if round_ % 2 == 0 else ("plain", "ours")
+            for name in order:
+                loop = trainer_loop if name == "ours" else plain_loop
+                seconds = loop(cfg, precision, data, vocab, args.steps)
+                rates[name].append(tokens / seconds)
+                print(f"  {precision} round {round_} {name:<5} {tokens / seconds:9.0f} tokens/s", flush=True)
+        ratios = [o / p for o, p in zip(rates["ours"], rates["plain"])]
+        ours = statistics.median(rates["ours"])
+        achieved = ours * per_token
+        line = (f"{precision}: ours {ours:.0f} tokens/s, plain {statistics.median(rates['plain']):.0f} tokens/s, "
+                f"median ratio ours/plain {statistics.median(ratios):.3f} (target >= 0.95); training "
+                f"{achieved / 1e9:.1f} GFLOP/s = {achieved / peaks[precision]:.1%} of the measured {precision} matmul peak")
+        if datasheet:
+            line += f"; MFU {achieved / datasheet:.1%} of the {datasheet / 1e12:.0f} TFLOP/s datasheet bf16 peak"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
