@@ -170,16 +170,24 @@ def padded_vocab(n: int, multiple: int = 64) -> int:
 
 
 def build_model(cfg: PretrainConfig, tokenizer):
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     if cfg.model_name_or_path:
         model = AutoModelForCausalLM.from_pretrained(cfg.model_name_or_path)
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
             model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
         return model
+    return model_from_config(cfg, padded_vocab(len(tokenizer)), bos_token_id=tokenizer.bos_token_id,
+                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+
+
+def model_from_config(cfg: PretrainConfig, vocab_size: int, **token_ids):
+    """A fresh model of the recipe's shape (benchmarks/pretrain.py builds the same one)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
     config = AutoConfig.for_model(
         cfg.model_type,
-        vocab_size=padded_vocab(len(tokenizer)),
+        vocab_size=vocab_size,
         hidden_size=cfg.hidden_size,
         num_hidden_layers=cfg.num_hidden_layers,
         num_attention_heads=cfg.num_attention_heads,
@@ -187,9 +195,7 @@ def build_model(cfg: PretrainConfig, tokenizer):
         intermediate_size=cfg.intermediate_size,
         max_position_embeddings=cfg.block_size,
         tie_word_embeddings=True,  # at this size the embedding matrix is a large share of the parameters
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        **token_ids,
     )
     return AutoModelForCausalLM.from_config(config)
 

@@ -60,14 +60,11 @@ class RandomBlocks:
 
 def make_model(cfg, vocab: int):
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    config = AutoConfig.for_model(cfg.model_type, vocab_size=vocab, hidden_size=cfg.hidden_size,
-                                  num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
-                                  num_key_value_heads=cfg.num_attention_heads, intermediate_size=cfg.intermediate_size,
-                                  max_position_embeddings=cfg.block_size, tie_word_embeddings=True)
-    return AutoModelForCausalLM.from_config(config)
+    from alignment.pretrain import model_from_config
+
+    torch.manual_seed(0)  # both loops start from the same weights
+    return model_from_config(cfg, vocab)
 
 
 def trainer_loop(cfg, precision: str, data, vocab: int, steps: int) -> float:
@@ -152,8 +149,10 @@ def main() -> None:
     else:
         vocab = 2048
     data = RandomBlocks(cfg.per_device_train_batch_size * (args.steps + 2) * 2, cfg.block_size, vocab)
-    n_params = sum(p.numel() for p in make_model(cfg, vocab).parameters())
-    per_token = flops_per_token(n_params, make_model(cfg, vocab).config, cfg.block_size)
+    model = make_model(cfg, vocab)
+    n_params = sum(p.numel() for p in model.parameters())
+    per_token = flops_per_token(n_params, model.config, cfg.block_size)
+    del model
     tokens = args.steps * cfg.per_device_train_batch_size * cfg.block_size
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     print(f"{device}, {torch.get_num_threads()} threads; model {n_params / 1e6:.2f} M parameters, batch "
