@@ -3,8 +3,9 @@ plain PyTorch loop with the same model, batch, sequence length, optimizer, sched
 
     python benchmarks/pretrain.py [--steps 30] [--rounds 3] [--precisions fp32 bf16] [--gpu_model_size 125m]
 
-One process, one run: the two loops alternate `--rounds` times per precision (these machines are noisy)
-and we print tokens/s of each and the median ratio (ours / plain; target >= 0.95, i.e. <= 5% overhead).
+One process, one run: the two loops take turns step by step (these machines' speed drifts), `--rounds` times
+per precision; each round's speed comes from its median step time, and we print tokens/s of each and the
+median ratio (ours / plain; target >= 0.95, i.e. <= 5% overhead).
 It also measures this machine's own matmul peak (fp32, bf16) and prints the training FLOP/s as a share of
 it; on a GPU it prints MFU against the device's datasheet peak (alignment/training_logs.py), and by
 default runs a ~125M-parameter model there.
@@ -67,62 +68,78 @@ def make_model(cfg, vocab: int):
     return model_from_config(cfg, vocab)
 
 
-def trainer_loop(cfg, precision: str, data, vocab: int, steps: int) -> float:
-    """Seconds for `steps` optimizer steps of the stage's Trainer (first step excluded: start-up)."""
+class PlainLoop:
+    """The same work in plain PyTorch: AdamW, warmup + cosine, clipping, bf16 autocast when asked."""
+
+    def __init__(self, cfg, precision: str, data, vocab: int, total_steps: int):
+        import torch
+        from transformers import get_cosine_schedule_with_warmup
+
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.precision, self.max_grad_norm = precision, cfg.max_grad_norm
+        self.model = make_model(cfg, vocab).to(self.device)
+        self.model.train()
+        decay = [p for p in self.model.parameters() if p.ndim >= 2]
+        no_decay = [p for p in self.model.parameters() if p.ndim < 2]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
+        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, int(cfg.warmup_ratio * total_steps),
+                                                         total_steps)
+        self.batches = iter(torch.utils.data.DataLoader(data, batch_size=cfg.per_device_train_batch_size,
+                                                        shuffle=True, drop_last=True))
+
+    def step(self) -> None:
+        import torch
+
+        ids = next(self.batches)["input_ids"].to(self.device)
+        with torch.autocast(device_type=self.device, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            loss = self.model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+
+def interleaved_round(cfg, precision: str, data, vocab: int, steps: int) -> tuple[list[float], list[float]]:
+    """Seconds of each of `steps` optimizer steps of the stage's Trainer and of the plain loop, taken in turns.
+
+    The plain loop's step runs inside the Trainer's on_step_end callback, so the two alternate step by step and
+    both see the same machine. On these shared 2-core machines the speed drifts (7.6k to 11.8k tokens/s
+    between two rounds of one run), and loops timed one after the other measured the drift: their per-round
+    ratios ranged from 0.84 to 1.14, where taking turns gives 1.00 to 1.01 (bf16)."""
+    import torch
     from transformers import Trainer, TrainerCallback
 
     from alignment.pretrain import training_arguments
 
-    cfg.max_steps, cfg.eval_steps, cfg.save_steps, cfg.logging_steps = steps + 1, 10**9, 10**9, 10**9
-    marks = {}
+    def clock() -> float:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        return time.perf_counter()
 
-    class Clock(TrainerCallback):
+    cfg.max_steps, cfg.eval_steps, cfg.save_steps, cfg.logging_steps = steps + 1, 10**9, 10**9, 10**9
+    plain = PlainLoop(cfg, precision, data, vocab, total_steps=steps + 1)
+    ours_seconds, plain_seconds = [], []
+
+    class TakeTurns(TrainerCallback):
+        resumed = None  # when the Trainer got the machine back after the plain loop's step
+
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step == 1:
-                marks["start"] = time.perf_counter()
-            marks["end"] = time.perf_counter()
+            now = clock()
+            if self.resumed is not None:  # the Trainer's first step is start-up: not timed
+                ours_seconds.append(now - self.resumed)
+            plain.step()
+            if self.resumed is not None:
+                plain_seconds.append(clock() - now)
+            self.resumed = clock()
 
     with tempfile.TemporaryDirectory() as out:
         args = training_arguments(cfg, Path(out), precision)
         args.save_strategy = args.eval_strategy = "no"
         args.disable_tqdm = True
-        Trainer(model=make_model(cfg, vocab), args=args, train_dataset=data, callbacks=[Clock()]).train()
-    return marks["end"] - marks["start"]
-
-
-def plain_loop(cfg, precision: str, data, vocab: int, steps: int) -> float:
-    """The same work in plain PyTorch: AdamW, warmup + cosine, clipping, bf16 autocast when asked."""
-    import torch
-    from transformers import get_cosine_schedule_with_warmup
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = make_model(cfg, vocab).to(device)
-    model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.learning_rate)
-    total = steps + 1
-    scheduler = get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total), total)
-    loader = torch.utils.data.DataLoader(data, batch_size=cfg.per_device_train_batch_size, shuffle=True,
-                                         drop_last=True)
-    batches = iter(loader)
-    start = None
-    for step in range(total):
-        batch = next(batches)
-        ids = batch["input_ids"].to(device)
-        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        if step == 0:
-            start = time.perf_counter()
-    return time.perf_counter() - start
+        Trainer(model=make_model(cfg, vocab), args=args, train_dataset=data, callbacks=[TakeTurns()]).train()
+    return ours_seconds, plain_seconds
 
 
 def main() -> None:
@@ -153,7 +170,7 @@ def main() -> None:
     n_params = sum(p.numel() for p in model.parameters())
     per_token = flops_per_token(n_params, model.config, cfg.block_size)
     del model
-    tokens = args.steps * cfg.per_device_train_batch_size * cfg.block_size
+    tokens_per_step = cfg.per_device_train_batch_size * cfg.block_size
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     print(f"{device}, {torch.get_num_threads()} threads; model {n_params / 1e6:.2f} M parameters, batch "
           f"{cfg.per_device_train_batch_size} x {cfg.block_size} tokens, {args.steps} timed steps per loop")
@@ -163,12 +180,13 @@ def main() -> None:
     for precision in args.precisions:
         rates = {"ours": [], "plain": []}
         for round_ in range(args.rounds):
-            order = ("ours", "plain") if round_ % 2 == 0 else ("plain", "ours")
-            for name in order:
-                loop = trainer_loop if name == "ours" else plain_loop
-                seconds = loop(cfg, precision, data, vocab, args.steps)
-                rates[name].append(tokens / seconds)
-                print(f"  {precision} round {round_} {name:<5} {tokens / seconds:9.0f} tokens/s", flush=True)
+            ours_steps, plain_steps = interleaved_round(cfg, precision, data, vocab, args.steps)
+            for name, steps in (("ours", ours_steps), ("plain", plain_steps)):
+                # the median step, so that one step slowed by another process does not move a round
+                seconds = statistics.median(steps)
+                rates[name].append(tokens_per_step / seconds)
+                print(f"  {precision} round {round_} {name:<5} {tokens_per_step / seconds:9.0f} tokens/s (median step "
+                      f"{seconds * 1e3:.0f} ms, mean {statistics.mean(steps) * 1e3:.0f} ms)", flush=True)
         ratios = [o / p for o, p in zip(rates["ours"], rates["plain"])]
         ours = statistics.median(rates["ours"])
         achieved = ours * per_token
