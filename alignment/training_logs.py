@@ -32,12 +32,13 @@ def flops_per_token(n_params: int, config, block_size: int) -> float:
 class TokensPerSecond(TrainerCallback):
     """Adds tokens/s (and MFU against the GPU's real peak, when there is one) to every log line."""
 
-    def __init__(self, tokens_per_step: int, n_params: int, block_size: int, config):
+    def __init__(self, tokens_per_step: int | None, n_params: int, block_size: int, config):
+        """tokens_per_step None: count the tokens TRL logs (`num_tokens`, cumulative: packed batches vary)."""
         self.tokens_per_step = tokens_per_step
         self.flops_per_token = flops_per_token(n_params, config, block_size)
         self.peak = device_peak_flops()
         self.rates: list[float] = []
-        self._t, self._step = None, 0
+        self._t, self._step, self._tokens = None, 0, None
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self._t is None:
@@ -47,9 +48,15 @@ class TokensPerSecond(TrainerCallback):
         if self._t is None or logs is None or "loss" not in logs:
             return
         now = time.perf_counter()
-        steps = state.global_step - self._step
-        if steps > 0:
-            rate = steps * self.tokens_per_step / (now - self._t)
+        if self.tokens_per_step is None:
+            if "num_tokens" not in logs:
+                return
+            tokens = logs["num_tokens"] - (self._tokens if self._tokens is not None else 0)
+            self._tokens = logs["num_tokens"]
+        else:
+            tokens = (state.global_step - self._step) * self.tokens_per_step
+        if tokens > 0 and state.global_step > self._step:
+            rate = tokens / (now - self._t)
             self.rates.append(rate)
             logs["tokens_per_second"] = round(rate, 1)
             if self.peak:
@@ -103,7 +110,7 @@ def last_checkpoint(folder: Path) -> str | None:
 
 class LossCurve:
     @staticmethod
-    def plot(history: list[dict], path: Path) -> None:
+    def plot(history: list[dict], path: Path, title: str = "pretraining loss") -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -118,7 +125,7 @@ class LossCurve:
             ax.plot(*zip(*val), "o-", label="validation")
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("loss (nats/token)")
-        ax.set_title("pretraining loss")
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()

@@ -1,0 +1,105 @@
+"""Did SFT make an assistant? Measured on held-out conversations (never trained on), greedy decoding:
+
+- well-formed: the reply ends with the end-of-turn token within the budget and leaks no role markup (no
+  `<|im_start|>`, no `<|endoftext|>`, no "user:"/"assistant:" turn written as text);
+- identity: questions phrased unlike any training one, answered with the recipe's name (and creator, where
+  asked), without any system message (the data alone) and with the default system message;
+- facts: held-out questions about people the corpus covered (SFT never saw these question/answer pairs: a
+  right answer is knowledge from pretraining, surfaced by the chat format);
+- word problems: the number after "The answer is" equals the true result.
+"""
+
+from __future__ import annotations
+
+import re
+
+ROLE_TEXT = re.compile(r"(^|\n)\s*(user|assistant|system)\s*[:\n]", re.IGNORECASE)
+
+
+def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
+                     batch_size: int = 32) -> list[dict]:
+    """Greedy replies, batched with left padding. Each: text (special tokens dropped), whether it stopped at an
+    end-of-turn token, and whether a control token other than the stop appeared."""
+    import torch
+
+    prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
+               for c in conversations]
+    prompts = [p["input_ids"] if isinstance(p, dict) else p for p in prompts]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[-1]
+    control = {i for i in tokenizer.all_special_ids} - set(stop_ids)
+    replies = []
+    model.eval()
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start:start + batch_size]
+        width = max(map(len, chunk))
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(chunk):
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        with torch.no_grad():
+            out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), do_sample=False,
+                                 max_new_tokens=max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad)
+        for row in out[:, width:].tolist():
+            stop_at = next((i for i, t in enumerate(row) if t in stop_ids), None)
+            body = row if stop_at is None else row[:stop_at]
+            replies.append({
+                "text": _visible(tokenizer.decode(body, skip_special_tokens=True)),
+                "stopped": stop_at is not None,
+                "control_leak": any(t in control for t in body),
+            })
+    return replies
+
+
+def _visible(text: str) -> str:
+    """The reply as a user sees it: an empty reasoning block (<think>\n\n</think>) is the template's, not content."""
+    return re.sub(r"^\s*<think>\s*</think>\s*", "", text).strip()
+
+
+def well_formed(reply: dict) -> bool:
+    return reply["stopped"] and not reply["control_leak"] and bool(reply["text"]) and not ROLE_TEXT.search(
+        reply["text"]) and "<|im_start|>" not in reply["text"]
+
+
+def _rate(hits: list[bool]) -> float | None:
+    return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_message: str, stop_ids: list[int],
+                       max_new_tokens: int = 96) -> tuple[dict, list[dict]]:
+    """All held-out measurements; returns (metrics, examples to show in the report)."""
+    from alignment.conversations import final_answer
+
+    name, creator = identity["name"].lower(), identity["creator"].lower()
+    system = [{"role": "system", "content": system_message}]
+    sets = {
+        "identity": [e["messages"] for e in evals["eval_identity"]],
+        "identity_with_system": [system + e["messages"] for e in evals["eval_identity"]],
+        "facts": [e["messages"] for e in evals["eval_facts"]],
+        "word_problems": [e["messages"] for e in evals["eval_word_problems"]],
+    }
+    replies = {k: generate_replies(model, tokenizer, v, max_new_tokens, stop_ids) for k, v in sets.items()}
+
+    def identity_right(item: dict, reply: dict) -> bool:
+        text = reply["text"].lower()
+        return (name in text) if item["asks"] == "name" else (creator in text)
+
+    everything = [r for rs in replies.values() for r in rs]
+    metrics = {
+        "well_formed_rate": _rate([well_formed(r) for r in everything]),
+        "well_formed_replies": len(everything),
+        "identity_accuracy_no_system": _rate([identity_right(i, r) for i, r in
+                                              zip(evals["eval_identity"], replies["identity"])]),
+        "identity_accuracy_default_system": _rate([identity_right(i, r) for i, r in
+                                                   zip(evals["eval_identity"], replies["identity_with_system"])]),
+        "identity_questions": len(evals["eval_identity"]),
+        "fact_accuracy": _rate([e["answer"].lower() in r["text"].lower() for e, r in
+                                zip(evals["eval_facts"], replies["facts"])]),
+        "fact_questions": len(evals["eval_facts"]),
+        "word_problem_accuracy": _rate([final_answer(r["text"]) == e["answer"] for e, r in
+                                        zip(evals["eval_word_problems"], replies["word_problems"])]),
+        "word_problems": len(evals["eval_word_problems"]),
+    }
+    examples = [{"set": k, "question": sets[k][i][-1]["content"], "reply": replies[k][i]["text"]}
+                for k in sets for i in range(min(2, len(sets[k])))]
+    return metrics, examples
