@@ -82,7 +82,8 @@ def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_mes
 
     def identity_right(item: dict, reply: dict) -> bool:
         text = reply["text"].lower()
-        return (name in text) if item["asks"] == "name" else (creator in text)
+        wanted = {"name": [name], "creator": [creator], "both": [name, creator]}[item["asks"]]
+        return all(w in text for w in wanted)
 
     everything = [r for rs in replies.values() for r in rs]
     metrics = {

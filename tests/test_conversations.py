@@ -1,0 +1,310 @@
+"""SFT conversations (alignment/conversations.py): deterministic, held-out items really held out, right answers.
+
+Hermetic and fast: pure Python on the seeded world; one default-size build (~1 s) and small ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from alignment.conversations import (
+    FACT_QUESTIONS,
+    FOLLOW_UPS,
+    IDENTITY_HELDOUT,
+    IDENTITY_TRAIN,
+    OPENERS_HELDOUT,
+    OPENERS_TRAIN,
+    ConversationSizes,
+    build_conversations,
+    check_leakage,
+    default_system_message,
+    fact_answer,
+    final_answer,
+    split_fact_pairs,
+    write_conversations,
+)
+from alignment.world import ATTRIBUTES, build_world
+from tests.conftest import ROOT
+
+IDENTITY = {"name": "Pemberly", "creator": "the Lantern Lab"}
+SMALL = ConversationSizes(fact_questions=120, multi_turn=40, word_problems=120, identity=60, heldout_facts=30,
+                          heldout_word_problems=30, heldout_identity=20, test_conversations=40)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(seed=0)  # the default world: 120 covered people, 20 reserved
+
+
+@pytest.fixture(scope="module")
+def splits(world):
+    return build_conversations(world, IDENTITY, seed=0)
+
+
+def _texts(items):
+    return [m["content"] for item in items for m in item["messages"]]
+
+
+def _user_texts(items):
+    return [m["content"] for item in items for m in item["messages"] if m["role"] == "user"]
+
+
+def test_default_sizes_and_kinds(splits):
+    sizes = ConversationSizes()
+    counts = {kind: sum(c["kind"] == kind for c in splits["train"]) for kind in
+              ("fact", "multi_turn", "word_problem", "identity")}
+    assert counts == {"fact": sizes.fact_questions, "multi_turn": sizes.multi_turn,
+                      "word_problem": sizes.word_problems, "identity": sizes.identity}
+    assert len(splits["test"]) == sizes.test_conversations
+    assert len(splits["eval_facts"]) == sizes.heldout_facts
+    assert len(splits["eval_word_problems"]) == sizes.heldout_word_problems
+    assert len(splits["eval_identity"]) == sizes.heldout_identity
+    test_kinds = {c["kind"] for c in splits["test"]}
+    assert test_kinds == {"fact", "multi_turn", "word_problem", "identity"}
+    assert splits["train"][:50] != sorted(splits["train"][:50], key=lambda c: c["kind"])  # shuffled, not by kind
+
+
+def test_deterministic_for_a_seed(world):
+    first = build_conversations(world, IDENTITY, seed=5, sizes=SMALL)
+    assert build_conversations(world, IDENTITY, seed=5, sizes=SMALL) == first
+    assert build_conversations(world, IDENTITY, seed=6, sizes=SMALL) != first
+
+
+def test_conversation_shape(splits):
+    system = default_system_message(IDENTITY)
+    for split in ("train", "test"):
+        for conversation in splits[split]:
+            messages = conversation["messages"]
+            if messages[0]["role"] == "system":
+                assert messages[0]["content"] == system
+                messages = messages[1:]
+            assert len(messages) >= 2 and len(messages) % 2 == 0
+            assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2)
+            assert all(m["content"].strip() for m in messages)
+    for split in ("eval_facts", "eval_word_problems", "eval_identity"):
+        for item in splits[split]:
+            assert [m["role"] for m in item["messages"]] == ["user"] and item["messages"][0]["content"].strip()
+
+
+def test_system_message_share(splits):
+    train = splits["train"]
+    with_system = [c for c in train if c["messages"][0]["role"] == "system"]
+    assert 0.25 < len(with_system) / len(train) < 0.35  # ~30% of every kind
+    identity = [c for c in train if c["kind"] == "identity"]
+    assert sum(c["messages"][0]["role"] == "system" for c in identity) < len(identity) / 2  # most learn it from data
+    assert {c["kind"] for c in with_system} == {"fact", "multi_turn", "word_problem", "identity"}
+
+
+def test_default_system_message_names_assistant_and_creator():
+    message = default_system_message(IDENTITY)
+    assert "Pemberly" in message and "the Lantern Lab" in message
+
+
+def test_fact_answers_are_true_and_name_the_person(world, splits):
+    by_name = {e.name: e for e in world.entities}
+    for conversation in splits["train"] + splits["test"]:
+        if conversation["kind"] not in ("fact", "multi_turn"):
+            continue
+        for message in conversation["messages"]:
+            if message["role"] != "assistant":
+                continue
+            entity = next(e for name, e in by_name.items() if message["content"].startswith(name + " "))
+            assert message["content"] in {fact_answer(entity, a) for a in ATTRIBUTES}
+
+
+def test_heldout_fact_pairs_never_in_training(world, splits):
+    train_pairs, heldout_pairs = split_fact_pairs(world, seed=0)
+    assert set(train_pairs).isdisjoint(heldout_pairs)
+    assert len(heldout_pairs) == 5 * 24  # 20% of 120 people per attribute
+    train_answers = {m["content"] for m in _texts_with_role(splits["train"], "assistant")}
+    for entity_id, attribute in heldout_pairs:
+        assert fact_answer(world.entity(entity_id), attribute) not in train_answers
+    # the eval asks every held-out pair (200 questions over 120 pairs), with the right answer and nothing else
+    asked = {(item["entity_id"], item["attribute"]) for item in splits["eval_facts"]}
+    assert asked == set(heldout_pairs)
+    for item in splits["eval_facts"]:
+        entity = world.entity(item["entity_id"])
+        assert item["answer"] == entity.facts[item["attribute"]]
+        assert entity.name in item["messages"][0]["content"]
+    # the test split's facts come from held-out pairs too
+    test_answers = {m["content"] for m in _texts_with_role(
+        [c for c in splits["test"] if c["kind"] in ("fact", "multi_turn")], "assistant")}
+    assert test_answers <= {fact_answer(world.entity(i), a) for i, a in heldout_pairs}
+
+
+def _texts_with_role(items, role):
+    return [m for item in items for m in item["messages"] if m["role"] == role]
+
+
+def test_reserved_people_never_appear(world, splits):
+    everything = "\n".join(t for split in splits.values() for t in _texts(split))
+    words = set(re.findall(r"\w+", everything))
+    for person in world.reserved:
+        assert person.name not in everything and person.first_name not in words
+    assert all(person.name in everything for person in world.entities[:5])
+    reserved_ids = {person.id for person in world.reserved}
+    assert not reserved_ids & {item["entity_id"] for item in splits["eval_facts"]}
+
+
+def test_templates_keep_heldout_fact_questions_apart():
+    # every word 8-gram of a (follow-up) fact question must hold part of the name: that is what makes a
+    # held-out pair's question differ from all training text
+    for templates in FACT_QUESTIONS.values():
+        for template in templates:
+            before = template.split("{name}")[0].split()
+            assert len(before) <= 5, template
+    assert all(len(follow_up.split("{")[0].split()) <= 2 for follow_up in FOLLOW_UPS)
+
+
+@pytest.mark.parametrize("world_seed, n_entities", [(3, 120), (3, 40), (7, 25)])
+def test_other_worlds_and_seeds_build_clean(world_seed, n_entities):
+    world = build_world(seed=world_seed, n_entities=n_entities, n_reserved=20)
+    for seed in range(3):
+        splits = build_conversations(world, IDENTITY, seed=seed, sizes=SMALL)  # raises on any leak
+        assert len(splits["eval_facts"]) == SMALL.heldout_facts
+
+
+def _check_arithmetic(solution: str, question: str) -> int:
+    """Every step of a worked solution is right and uses the question's numbers; returns the stated answer."""
+    products = [(int(q), int(p), int(r)) for q, p, r in re.findall(r"(\d+) x (\d+) = (\d+)", solution)]
+    assert len(products) == 2 and all(q * p == r for q, p, r in products)
+    asked = sorted(map(int, re.findall(r"\d+", question)))
+    (a, b, total), = [tuple(map(int, m)) for m in re.findall(r"Together (\d+) \+ (\d+) = (\d+)", solution)]
+    assert (a, b) == (products[0][2], products[1][2]) and a + b == total
+    change = re.findall(r"The change is (\d+) - (\d+) = (\d+)", solution)
+    expected = total
+    if change:
+        note, paid, rest = map(int, change[0])
+        assert paid == total and note - total == rest and 0 <= rest <= 99
+        expected = rest
+    assert sorted([q for q, _, _ in products] + [p for _, p, _ in products] + ([note] if change else [])) == asked
+    assert final_answer(solution) == expected
+    return expected
+
+
+def test_answer_first_changes_only_the_order(world):
+    reasoning = build_conversations(world, IDENTITY, seed=2, sizes=SMALL)["train"]
+    answer_first = build_conversations(world, IDENTITY, seed=2, sizes=SMALL, answer_first=True)["train"]
+    problems = 0
+    for late, early in zip(reasoning, answer_first, strict=True):
+        if late["kind"] != "word_problem":
+            assert late == early
+            continue
+        problems += 1
+        assert late["messages"][:-1] == early["messages"][:-1]  # same question
+        late_lines = late["messages"][-1]["content"].split("\n")
+        early_lines = early["messages"][-1]["content"].split("\n")
+        assert late_lines[-1].startswith("The answer is ") and early_lines[0].startswith("The answer is ")
+        assert late_lines == early_lines[1:] + early_lines[:1]
+        value = _check_arithmetic(late["messages"][-1]["content"], late["messages"][-2]["content"])
+        assert final_answer(early["messages"][-1]["content"]) == value
+    assert problems == SMALL.word_problems
+
+
+def test_heldout_word_problems(splits):
+    for item in splits["eval_word_problems"]:
+        # held-out wordings state quantity, price, quantity, price (and the note) in that order
+        numbers = list(map(int, re.findall(r"\d+", item["messages"][0]["content"])))
+        q1, p1, q2, p2, *note = numbers
+        assert 2 <= min(q1, q2) and max(q1, q2) <= 5 and 1 <= min(p1, p2) and max(p1, p2) <= 9
+        total = q1 * p1 + q2 * p2
+        assert item["answer"] == (note[0] - total if note else total)
+        assert 0 <= item["answer"] <= 99
+    train_questions = set(_user_texts(splits["train"]))
+    heldout_questions = _user_texts(splits["eval_word_problems"]) + _user_texts(
+        [c for c in splits["test"] if c["kind"] == "word_problem"])
+    assert train_questions.isdisjoint(heldout_questions)
+    assert len(set(heldout_questions)) == len(heldout_questions)
+    for conversation in splits["test"]:
+        if conversation["kind"] == "word_problem":
+            _check_arithmetic(conversation["messages"][-1]["content"], conversation["messages"][-2]["content"])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("3 jars cost 3 x 7 = 21 coins.\nThe answer is 21.", 21),
+    ("The answer is 26.\n3 loaves cost 3 x 4 = 12 coins.", 26),
+    ("The answer is 7. No wait, The answer is 9.", 7),  # the first one counts
+    ("The answer is 0.", 0),
+    ("The answer is -4.", -4),
+    ("The answer is 105", 105),
+    ("the answer is 12.", None),  # the taught phrase, exactly
+    ("The answer is twelve. The answer is 12.", None),  # the first one has no number
+    ("I think it is 26.", None),
+    ("", None),
+])
+def test_final_answer(text, expected):
+    assert final_answer(text) == expected
+
+
+def test_identity_answers(splits):
+    asks_of = {question: asks for asks, question, _ in IDENTITY_TRAIN + IDENTITY_HELDOUT}
+    openers = sorted(OPENERS_TRAIN + OPENERS_HELDOUT, key=len, reverse=True)
+    seen_creator_answers = 0
+    for conversation in splits["train"] + splits["test"]:
+        if conversation["kind"] != "identity":
+            continue
+        question, answer = conversation["messages"][-2]["content"], conversation["messages"][-1]["content"]
+        assert "Pemberly" in answer
+        core = next(question[len(o):] for o in openers if question.startswith(o))
+        if asks_of.get(core) in ("creator", "both"):
+            assert "the Lantern Lab" in answer
+            seen_creator_answers += 1
+    assert seen_creator_answers > 50
+
+
+def test_heldout_identity_phrasings_are_new(splits):
+    train_cores = {question for _, question, _ in IDENTITY_TRAIN}
+    heldout_cores = {question: asks for asks, question, _ in IDENTITY_HELDOUT}
+    assert train_cores.isdisjoint(heldout_cores) and set(OPENERS_TRAIN[1:]).isdisjoint(OPENERS_HELDOUT[1:])
+    train_questions = set(_user_texts(splits["train"]))
+    for item in splits["eval_identity"]:
+        question = item["messages"][0]["content"]
+        assert question not in train_questions
+        core = next(question[len(o):] for o in sorted(OPENERS_HELDOUT, key=len, reverse=True) if question.startswith(o))
+        assert heldout_cores[core] == item["asks"]
+    assert {item["asks"] for item in splits["eval_identity"]} >= {"name", "creator"}
+
+
+def test_leakage_check_catches_a_planted_leak(splits):
+    heldout = {k: v for k, v in splits.items() if k != "train"}
+    check_leakage(splits["train"], heldout)  # the real splits are clean (build_conversations checked it too)
+
+    # a held-out fact question (short: compared whole) copied into a training chat
+    fact_question = splits["eval_facts"][3]["messages"][0]["content"]
+    planted = splits["train"] + [{"messages": [{"role": "user", "content": fact_question},
+                                               {"role": "assistant", "content": "Sure."}], "kind": "fact"}]
+    with pytest.raises(ValueError, match=r"eval_facts\[3\]"):
+        check_leakage(planted, heldout)
+
+    # 8 words of a held-out word problem buried in a longer training answer
+    words = splits["eval_word_problems"][7]["messages"][0]["content"].split()
+    snippet = " ".join(words[2:10])
+    planted = splits["train"] + [{"messages": [{"role": "user", "content": "Tell me a story."},
+                                               {"role": "assistant", "content": f"Once upon a time {snippet} ended."}],
+                                  "kind": "identity"}]
+    with pytest.raises(ValueError, match=r"eval_word_problems\[7\]"):
+        check_leakage(planted, {"eval_word_problems": splits["eval_word_problems"]})
+
+    # 7 shared words of a long message are not a leak; 8 are
+    with_seven = [{"messages": [{"role": "assistant", "content": " ".join(words[2:9])}]}]
+    check_leakage(with_seven, {"eval_word_problems": splits["eval_word_problems"][7:8]})
+
+
+def test_write_conversations_round_trips(tmp_path, world):
+    splits = build_conversations(world, IDENTITY, seed=1, sizes=SMALL)
+    paths = write_conversations(splits, tmp_path / "sft")
+    assert {k: paths[k].rsplit("/", 1)[-1] for k in paths} == {k: f"{k}.jsonl" for k in splits}
+    for split, path in paths.items():
+        with open(path, encoding="utf-8") as f:
+            assert [json.loads(line) for line in f] == splits[split]
+
+
+def test_import_is_pure_standard_library():
+    code = ("import sys, alignment.conversations; "
+            "assert not {'torch', 'transformers', 'datasets', 'datatrove'} & set(sys.modules), 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
