@@ -256,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_args(args) -> None:
+def check_sampling_args(args) -> None:
+    """--temperature, --top_k, --top_p and --max_new_tokens (shared with `alignment chat`)."""
     if args.temperature < 0:
         raise RecipeError(f"--temperature: expected >= 0, got {args.temperature}")
     if args.top_k < 0:
@@ -265,13 +266,20 @@ def _check_args(args) -> None:
         raise RecipeError(f"--top_p: expected a number in (0, 1], got {args.top_p}")
     if args.max_new_tokens < 0:
         raise RecipeError(f"--max_new_tokens: expected >= 0, got {args.max_new_tokens}")
+
+
+def _check_args(args) -> None:
+    check_sampling_args(args)
     if args.num_samples < 1:
         raise RecipeError(f"--num_samples: expected >= 1, got {args.num_samples}")
     if args.explain_top_k < 1:
         raise RecipeError(f"--explain_top_k: expected >= 1, got {args.explain_top_k}")
-    # A path that is not there fails here, before ~3 s of torch/transformers imports. Anything that does
-    # not look like a path ('org/name', 'name') is left to from_pretrained as a Hub id.
-    model = args.model
+    check_model_path(args.model)
+
+
+def check_model_path(model: str) -> None:
+    """A --model path that is not there fails here, before ~3 s of torch/transformers imports. Anything that
+    does not look like a path ('org/name', 'name') is left to from_pretrained as a Hub id."""
     path = Path(model).expanduser()
     looks_like_path = (model.startswith(("/", ".", "~")) or model.endswith("/") or "\\" in model
                        or model.count("/") > 1 or (len(path.parts) > 1 and path.parent.is_dir()))

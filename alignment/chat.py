@@ -1,0 +1,334 @@
+"""Talk to an assistant in the terminal: the chat template, a history, and the sampling loop of `alignment sample`.
+
+    alignment chat --model DIR [--system "You are terse."] [--temperature 0.7 --top_k 50 --top_p 0.9 --seed 0]
+    alignment chat --model DIR --message "What is 7 * 6?"     # one reply on stdout, then exit (for scripts)
+
+    in the chat:  /system TEXT   set the system prompt (the history is kept)     /reset   forget the conversation
+                  /system        show it                                          /quit    leave (or Ctrl-D)
+
+An assistant is still a next-token predictor ("Deep Dive into LLMs like ChatGPT"): what makes it answer is that
+the conversation is written out as one document in the format it was fine-tuned on, ending where the assistant's
+turn begins. That rendering is the tokenizer's own chat template (`apply_chat_template(messages,
+add_generation_prompt=True)`), so any model dir with a template works: ours (alignment/chat_format.py, ChatML as
+Qwen3 writes it), SmolLM2's, Qwen's, Llama's. The model then writes the assistant's turn token by token with
+sample.py's loop, and the turn ends when it emits the template's end-of-turn token (<|im_end|> in ChatML), or
+end-of-text.
+
+The model sees only its context window (`config.max_position_embeddings` tokens, prompt and reply together), so
+before each reply the oldest turns are dropped until the rendered prompt plus max_new_tokens fits; the system
+prompt is never dropped, and stderr says when turns were.
+
+torch and transformers are imported inside the functions, as in sample.py: `--help` and a mistyped path answer
+at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from alignment.chat_format import IM_END
+from alignment.recipe import RecipeError
+from alignment.sample import (_device_of, _Parser, _seeded_generator, _Style, check_model_path,
+                              check_sampling_args, continuation_text, generate_steps, load_model, stop_token_ids)
+
+# The longest reply by default, unless that is more than half the model's context: the reply's room is kept free
+# when old turns are dropped, and 256 tokens of our tiny model's 256-token context would leave none for history.
+DEFAULT_MAX_NEW_TOKENS = 256
+
+COMMANDS = "/system TEXT (set the system prompt), /system (show it), /reset (forget the conversation), /quit"
+
+
+# ---------------------------------------------------------------------------------------------
+# The conversation as the model sees it
+# ---------------------------------------------------------------------------------------------
+
+def render(tokenizer, messages: list[dict]) -> list[int]:
+    """The prompt ids: the messages written out by the tokenizer's chat template, up to the start of the
+    assistant's turn (`add_generation_prompt=True`)."""
+    try:
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                  return_dict=False))
+    except Exception as e:  # jinja's TemplateError: e.g. Gemma's template refuses a system message
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RecipeError(f"the chat template cannot render this conversation: {first_line}") from None
+
+
+def end_of_turn_ids(tokenizer) -> set[int]:
+    """The tokens that close the assistant's turn: ChatML's <|im_end|>, and whatever special token the template
+    itself writes right after an assistant's text (<|eot_id|> for Llama 3, <end_of_turn> for Gemma).
+
+    A base model's EOS (stop_token_ids) is not enough: a chat model ends its turn with the template's token, and
+    an SFT'd model's generation config does not always list it; without it the reply runs on into a made-up
+    `user` turn.
+    """
+    ids = set()
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+        ids.add(im_end)
+    marker = "Marker7"  # any text; the token the template writes after it is the end-of-turn token
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"},
+                                              {"role": "assistant", "content": marker}], tokenize=False)
+    except Exception:  # a template that needs more than this (a system message...) still has <|im_end|> above
+        return ids
+    after = tokenizer(text.split(marker, 1)[-1], add_special_tokens=False).input_ids
+    specials = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    if after and after[0] in specials:
+        ids.add(after[0])
+    return ids
+
+
+def trim_history(messages: list[dict], prompt_length: Callable[[list[dict]], int], context: int | None,
+                 max_new_tokens: int) -> tuple[list[dict], int]:
+    """Drop the oldest turns until the prompt plus a full reply fits the model's context.
+
+    A turn is a user message and the replies after it; the system message (the first one, if any) and the latest
+    turn are always kept. `prompt_length(messages)` is the rendered prompt's length in tokens. Returns the kept
+    messages and how many turns were dropped. What cannot be made to fit is left to the caller (the latest turn
+    alone may still be too long).
+    """
+    system = messages[:1] if messages and messages[0]["role"] == "system" else []
+    turns: list[list[dict]] = []
+    for message in messages[len(system):]:
+        if message["role"] == "user" or not turns:
+            turns.append([message])
+        else:
+            turns[-1].append(message)
+
+    def flat():
+        return system + [m for turn in turns for m in turn]
+
+    dropped = 0
+    if context is None:  # a config without a position limit (none of ours): nothing to fit into
+        return flat(), 0
+    while len(turns) > 1 and prompt_length(flat()) + max_new_tokens > context:
+        turns.pop(0)
+        dropped += 1
+    return flat(), dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# One reply, streamed
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Reply:
+    text: str
+    n_tokens: int  # the reply's own tokens, the end-of-turn token not counted
+    stopped: str  # why it ended
+    seconds: float
+
+
+class Chat:
+    """A loaded model, its sampler settings and one seeded generator for the whole session: a seed reproduces
+    the whole conversation, given the same messages."""
+
+    def __init__(self, args):
+        self.args = args
+        self.model, self.tokenizer = load_model(args.model, args.device, args.dtype)
+        if not self.tokenizer.chat_template:
+            raise RecipeError(f"--model: {args.model} has no chat template (a base model? `alignment sample` "
+                              "continues text; chat needs a model fine-tuned on conversations)")
+        self.context = getattr(self.model.config, "max_position_embeddings", None)
+        self.max_new_tokens = args.max_new_tokens
+        if self.max_new_tokens is None:
+            half = self.context // 2 if self.context is not None else DEFAULT_MAX_NEW_TOKENS
+            self.max_new_tokens = min(DEFAULT_MAX_NEW_TOKENS, half)
+        self.end_of_turn = end_of_turn_ids(self.tokenizer)
+        self.end_of_text = stop_token_ids(self.model, self.tokenizer) - self.end_of_turn
+        self.seed = args.seed if args.seed is not None else random.randrange(2**31)
+        self.device = _device_of(self.model)
+        self.generator = _seeded_generator(self.seed, self.device)
+
+    def fit(self, messages: list[dict]) -> tuple[list[dict], list[int], int]:
+        """The messages that fit the context (oldest turns dropped), their prompt ids, how many turns went."""
+        kept, dropped = trim_history(messages, lambda m: len(render(self.tokenizer, m)), self.context,
+                                     self.max_new_tokens)
+        prompt_ids = render(self.tokenizer, kept)
+        if self.context is not None and len(prompt_ids) >= self.context:
+            raise RecipeError(f"the message is too long: the prompt is {len(prompt_ids)} tokens, the model's "
+                              f"context is {self.context}")
+        return kept, prompt_ids, dropped
+
+    def reply(self, prompt_ids: list[int], out) -> Reply:
+        """Sample the assistant's turn, writing its text to `out` as it comes; one newline at the end."""
+        import torch
+
+        args, tokenizer = self.args, self.tokenizer
+        input_ids = torch.tensor([prompt_ids], device=self.device)
+        new_ids: list[int] = []
+        printed = ""
+        stopped = f"max_new_tokens={self.max_new_tokens}"
+        started = time.perf_counter()
+        for step in generate_steps(self.model, input_ids, max_new_tokens=self.max_new_tokens,
+                                   temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                   generator=self.generator, stop_ids=self.end_of_turn | self.end_of_text):
+            if step.token_id in self.end_of_turn:
+                stopped = "end of turn"
+                break
+            if step.token_id in self.end_of_text:
+                stopped = "end-of-text"
+                break
+            new_ids.append(step.token_id)
+            # As in sample.py: one token can be half a character (byte-level BPE); a trailing U+FFFD waits for
+            # the next token to complete it. Decoded with the prompt, so that left context is kept.
+            text = continuation_text(tokenizer, prompt_ids, new_ids)
+            if text.endswith("\ufffd"):
+                continue
+            out.write(text[len(printed):])
+            out.flush()
+            printed = text
+        else:
+            if self.context is not None and len(prompt_ids) + len(new_ids) >= self.context:
+                stopped = f"context of {self.context} tokens full"
+        seconds = time.perf_counter() - started
+        text = continuation_text(tokenizer, prompt_ids, new_ids)
+        out.write(text[len(printed):] + "\n")
+        out.flush()
+        return Reply(text, len(new_ids), stopped, seconds)
+
+
+def _stats(reply: Reply, prompt_ids: list[int], seed: int | None = None) -> str:
+    speed = f", {reply.n_tokens / reply.seconds:.1f} tokens/s" if reply.seconds > 0 and reply.n_tokens else ""
+    seed_part = f", seed {seed}" if seed is not None else ""
+    return f"[{reply.n_tokens} tokens{speed}; prompt {len(prompt_ids)} tokens{seed_part}; stopped: {reply.stopped}]"
+
+
+def _dropped_note(dropped: int, chat: Chat) -> str:
+    turns = "oldest turn" if dropped == 1 else f"{dropped} oldest turns"
+    return (f"[history: dropped the {turns} to fit the model's context of {chat.context} tokens "
+            f"(prompt + max_new_tokens {chat.max_new_tokens}); a system prompt is never dropped]")
+
+
+# ---------------------------------------------------------------------------------------------
+# The two modes: one message, or a conversation
+# ---------------------------------------------------------------------------------------------
+
+def _with_system(system: str | None, history: list[dict]) -> list[dict]:
+    return ([{"role": "system", "content": system}] if system else []) + history
+
+
+def run_message(args) -> None:
+    """--message: one reply on stdout, the numbers on stderr."""
+    chat = Chat(args)
+    _, prompt_ids, _ = chat.fit(_with_system(args.system, [{"role": "user", "content": args.message}]))
+    reply = chat.reply(prompt_ids, sys.stdout)
+    print(_stats(reply, prompt_ids, chat.seed), file=sys.stderr)
+
+
+def run_interactive(args) -> None:
+    """Read lines from stdin until /quit or EOF. Replies (and /system's answer) go to stdout; notes to stderr."""
+    chat = Chat(args)
+    on_terminal = sys.stdin.isatty()
+    if on_terminal:
+        try:
+            import readline  # noqa: F401  (line editing and ↑ history for input())
+        except ImportError:
+            pass
+    note = _Style(sys.stderr)
+    context = f"context {chat.context} tokens" if chat.context is not None else "no context limit"
+    print(note.dim(f"[chatting with {args.model} ({context}, seed {chat.seed}); {COMMANDS}; Ctrl-D leaves]"),
+          file=sys.stderr)
+    system, history = args.system, []
+    while True:
+        try:
+            text = input("you> " if on_terminal else "").strip()
+        except EOFError:
+            break
+        except KeyboardInterrupt:  # Ctrl-C at the prompt leaves, as in a shell's REPL
+            print(file=sys.stderr)
+            break
+        if not text:
+            continue
+        if text in ("/quit", "/exit"):
+            break
+        if text == "/reset":
+            history = []
+            print(note.dim("[history cleared]"), file=sys.stderr)
+            continue
+        if text == "/system":
+            print(system if system else "(no system prompt)")
+            continue
+        if text.startswith("/system "):
+            system = text[len("/system "):].strip() or None
+            print(note.dim("[system prompt set]" if system else "[system prompt removed]"), file=sys.stderr)
+            continue
+        if text.startswith("/"):
+            print(note.dim(f"[commands: {COMMANDS}]"), file=sys.stderr)
+            continue
+
+        messages = _with_system(system, history + [{"role": "user", "content": text}])
+        try:
+            kept, prompt_ids, dropped = chat.fit(messages)
+        except RecipeError as e:  # too long, or the template refuses it: say so, keep chatting
+            print(f"[{e}]", file=sys.stderr)
+            continue
+        if dropped:
+            print(note.dim(_dropped_note(dropped, chat)), file=sys.stderr)
+        try:
+            reply = chat.reply(prompt_ids, sys.stdout)
+        except KeyboardInterrupt:  # Ctrl-C while it writes: drop this exchange, stay in the chat
+            print(file=sys.stdout)
+            print(note.dim("[interrupted; this exchange is not kept]"), file=sys.stderr)
+            continue
+        history = kept[1 if system else 0:] + [{"role": "assistant", "content": reply.text}]
+        print(note.dim(_stats(reply, prompt_ids)), file=sys.stderr)
+        if on_terminal:
+            print()
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="alignment chat", description="Talk to an assistant: interactive, or one --message.")
+    p.add_argument("--model", required=True,
+                   help="A model dir (save_pretrained) or a Hub id, with a chat template in its tokenizer.")
+    p.add_argument("--system", default=None, help="The system prompt (the first message; never dropped).")
+    p.add_argument("--message", default=None,
+                   help="Print one reply to this message on stdout and exit, instead of an interactive chat.")
+    # An assistant should answer, not free-associate: 0.7 sharpens the distribution (sample's default is 1.0,
+    # the raw model) and top_p 0.9 cuts the long tail a tiny model spreads its mass over.
+    p.add_argument("--temperature", type=float, default=0.7,
+                   help="Divides the logits: <1 sharper, >1 flatter, 0 greedy (argmax).")
+    p.add_argument("--top_k", type=int, default=50, help="Sample among the k likeliest tokens only (0: all).")
+    p.add_argument("--top_p", type=float, default=0.9,
+                   help="Nucleus: the likeliest tokens whose probability adds up to p (1.0: all).")
+    p.add_argument("--max_new_tokens", type=int, default=None,
+                   help=f"The longest reply, and the room kept free in the context when old turns are dropped "
+                        f"(default: {DEFAULT_MAX_NEW_TOKENS}, or half the model's context if that is less).")
+    p.add_argument("--seed", type=int, default=None,
+                   help="Makes the whole conversation reproducible; default: a random seed, reported on stderr.")
+    p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="Weights' dtype; auto: the one saved in the model's config.")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)  # --help prints and exits 0 here; bad flags raise RecipeError
+    # max_new_tokens None is the default, set once the model's context is known (Chat)
+    check_sampling_args(argparse.Namespace(**{**vars(args), "max_new_tokens": args.max_new_tokens or 0}))
+    if args.message is not None and not args.message.strip():
+        raise RecipeError("--message: empty")
+    check_model_path(args.model)
+    try:
+        run_message(args) if args.message is not None else run_interactive(args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except RecipeError as e:
+        print(f"alignment chat: error: {e}", file=sys.stderr)
+        sys.exit(2)
