@@ -21,14 +21,18 @@ $(STAMP): pyproject.toml
 	@$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__; print('torch', torch.__version__)"
 	touch $(STAMP)
 
-# The tiny recipe end to end, offline, on a laptop CPU (finished stages are skipped or resumed on a rerun).
+# The tiny recipe end to end, offline, on a laptop CPU: `alignment run` skips the stages that finished with the same
+# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and a chat with the assistant.
+CHAT := $(VENV)/bin/alignment chat --model runs/tiny/sft --temperature 0 --message
 demo: install
-	$(VENV)/bin/alignment corpus --config recipes/tiny/corpus.yaml
+	$(VENV)/bin/alignment run recipes/tiny/pipeline.yaml
 	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
-	$(VENV)/bin/alignment tokenizer --config recipes/tiny/tokenizer.yaml
 	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
-	$(VENV)/bin/alignment pretrain --config recipes/tiny/pretrain.yaml
 	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
+	@echo; echo "--- a short chat with the tiny assistant (alignment chat --model runs/tiny/sft) ---"
+	@for q in "Who are you?" "Who made you?" "Where was Wenmora Tobock born?" \
+	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?"; do \
+	    echo "user> $$q"; printf "assistant> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
 
 test: install
 	$(PY) -m pytest -q

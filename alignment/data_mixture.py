@@ -94,6 +94,9 @@ def load_mixture(mixture: dict, seed: int = 0) -> dict:
     size = mixture.get("test_split_size")
     if not size:
         return {"train": combined, "test": None}
+    if (isinstance(size, int) and size >= len(combined)) or (isinstance(size, float) and not 0 < size < 1):
+        raise RecipeError(f"dataset_mixture.test_split_size: {size} does not fit a mixture of {len(combined)} rows "
+                          "(rows as an int below that, or a share in (0, 1))")
     split = combined.train_test_split(test_size=size, seed=seed)
     return {"train": split["train"], "test": split["test"]}
 

@@ -224,7 +224,7 @@ def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Pat
         lr_scheduler_type=cfg.lr_scheduler_type,
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name (gradient_ is deprecated)
         bf16=precision == "bf16",
         use_cpu=not torch.cuda.is_available(),  # the CPU, and a real gloo group under `accelerate launch`
         max_length=cfg.max_length,
@@ -291,19 +291,15 @@ def run_sft(cfg: SFTConfig) -> dict:
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
-    if cfg.dataset_mixture:
-        from alignment.data_mixture import check_mixture
-
-        check_mixture(cfg.dataset_mixture)
     with StageRun("sft", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
+        train, test, evals, dataset_names = training_data(cfg, out)  # before the model: data errors come fast
         model, tokenizer = load_model(cfg, precision)
         chat = prepare_chat(model, tokenizer, cfg.model_name_or_path, cfg.chat_template)
         stops = stop_token_ids(tokenizer)
         model.generation_config.eos_token_id = stops
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-        train, test, evals, dataset_names = training_data(cfg, out)
         training_template = None
         if chat.training_template is not None and chat.training_template != chat.inference_template:
             training_template = out / "work" / "chat_template_training.jinja"
@@ -331,6 +327,7 @@ def run_sft(cfg: SFTConfig) -> dict:
             return {}
 
         model = trainer.model
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # before a merge removes adapters
         tokenizer.chat_template = chat.inference_template  # TRL put the training variant there
         if cfg.use_peft and cfg.merge_adapter:
             model = model.merge_and_unload()
@@ -346,7 +343,7 @@ def run_sft(cfg: SFTConfig) -> dict:
         measured = {
             "base_model": cfg.model_name_or_path,
             "parameters": n_params,
-            "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+            "trainable_parameters": trainable,
             "chat_template": chat.source,
             "precision": precision,
             "world_size": args.world_size,
