@@ -267,6 +267,11 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
             train_tokens, val_tokens = (load_tokens(folders[s], cfg.tokenizer, tokenizer, out / "work" / f"{s}_tokens")
                                         for s in ("train", "validation"))
         train, validation = PackedBlocks(train_tokens, cfg.block_size), PackedBlocks(val_tokens, cfg.block_size)
+        if len(validation) == 0:
+            raise RecipeError(f"validation_fraction: the held-out documents make {len(val_tokens)} tokens, less than "
+                              f"one block of {cfg.block_size}: raise validation_fraction or give more documents")
+        # batches drop their remainder (dataloader_drop_last), so a small validation set needs small eval batches
+        args.per_device_eval_batch_size = min(cfg.per_device_train_batch_size, len(validation))
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, tokenizer)
         n_params = sum(p.numel() for p in model.parameters())

@@ -22,6 +22,8 @@ from alignment.conversations import (
     ConversationSizes,
     build_conversations,
     check_leakage,
+    ngram_checked_sets,
+    ITEMS,
     default_system_message,
     fact_answer,
     final_answer,
@@ -208,9 +210,14 @@ def test_answer_first_changes_only_the_order(world):
 
 def test_heldout_word_problems(splits):
     for item in splits["eval_word_problems"]:
-        # held-out wordings state quantity, price, quantity, price (and the note) in that order
-        numbers = list(map(int, re.findall(r"\d+", item["messages"][0]["content"])))
-        q1, p1, q2, p2, *note = numbers
+        # the wordings state quantity, price, quantity, price (and the note), except "wants" which gives both
+        # quantities first
+        text = item["messages"][0]["content"]
+        numbers = list(map(int, re.findall(r"\d+", text)))
+        if " wants " in text:
+            q1, q2, p1, p2, *note = numbers
+        else:
+            q1, p1, q2, p2, *note = numbers
         assert 2 <= min(q1, q2) and max(q1, q2) <= 5 and 1 <= min(p1, p2) and max(p1, p2) <= 9
         total = q1 * p1 + q2 * p2
         assert item["answer"] == (note[0] - total if note else total)
@@ -271,7 +278,7 @@ def test_heldout_identity_phrasings_are_new(splits):
 
 
 def test_leakage_check_catches_a_planted_leak(splits):
-    heldout = {k: v for k, v in splits.items() if k != "train"}
+    heldout = ngram_checked_sets(splits)
     check_leakage(splits["train"], heldout)  # the real splits are clean (build_conversations checked it too)
 
     # a held-out fact question (short: compared whole) copied into a training chat
@@ -279,20 +286,32 @@ def test_leakage_check_catches_a_planted_leak(splits):
     planted = splits["train"] + [{"messages": [{"role": "user", "content": fact_question},
                                                {"role": "assistant", "content": "Sure."}], "kind": "fact"}]
     with pytest.raises(ValueError, match=r"eval_facts\[3\]"):
-        check_leakage(planted, heldout)
+        check_leakage(planted, {"eval_facts": heldout["eval_facts"]})
 
-    # 8 words of a held-out word problem buried in a longer training answer
-    words = splits["eval_word_problems"][7]["messages"][0]["content"].split()
-    snippet = " ".join(words[2:10])
+    # 8 words of a long held-out message buried in a longer training answer
+    long_item = {"messages": [{"role": "user", "content": "Velmora asked whether the ferry from Ostmere still "
+                                                          "leaves at dawn every second Tuesday of the month."}]}
+    words = long_item["messages"][0]["content"].split()
     planted = splits["train"] + [{"messages": [{"role": "user", "content": "Tell me a story."},
-                                               {"role": "assistant", "content": f"Once upon a time {snippet} ended."}],
-                                  "kind": "identity"}]
-    with pytest.raises(ValueError, match=r"eval_word_problems\[7\]"):
-        check_leakage(planted, {"eval_word_problems": splits["eval_word_problems"]})
+                                               {"role": "assistant",
+                                                "content": f"Once upon a time {' '.join(words[2:10])} ended."}]}]
+    with pytest.raises(ValueError, match=r"long\[0\]"):
+        check_leakage(planted, {"long": [long_item]})
 
-    # 7 shared words of a long message are not a leak; 8 are
-    with_seven = [{"messages": [{"role": "assistant", "content": " ".join(words[2:9])}]}]
-    check_leakage(with_seven, {"eval_word_problems": splits["eval_word_problems"][7:8]})
+    # 7 shared words of a long message are not a leak
+    check_leakage([{"messages": [{"role": "assistant", "content": " ".join(words[2:9])}]}], {"long": [long_item]})
+
+
+def test_heldout_word_problems_are_problems_training_never_had(splits):
+    """Word problems share the training wordings on purpose; leakage there is the same problem, so no held-out
+    question may equal a training question with only the shopper changed."""
+    def problem_key(text: str) -> tuple:
+        return tuple(re.findall(r"\d+", text)), tuple(sorted(i for i, _ in ITEMS if i in text))
+
+    train_keys = {problem_key(t) for c in splits["train"] if c["kind"] == "word_problem"
+                  for t in [c["messages"][-2]["content"]]}
+    for item in splits["eval_word_problems"]:
+        assert problem_key(item["messages"][0]["content"]) not in train_keys
 
 
 def test_write_conversations_round_trips(tmp_path, world):
