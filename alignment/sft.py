@@ -87,7 +87,7 @@ class SFTConfig:
     load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: a 4-bit base model (bitsandbytes + CUDA)."})
 
     # --- measurements and the Hub
-    eval_max_new_tokens: int = field(default=96, metadata={"help": "Reply budget in the held-out measurements."})
+    eval_max_new_tokens: int = field(default=160, metadata={"help": "Reply budget in the held-out measurements."})
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the model dir with its card."})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name on the Hub (push_to_hub)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repo private."})
