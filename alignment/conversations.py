@@ -60,7 +60,7 @@ class ConversationSizes:
     fact_questions: int = 1500  # ~3 phrasings of each of the 480 train pairs of the default 120-person world
     multi_turn: int = 500
     word_problems: int = 1500
-    identity: int = 800  # 400 left identity at 82% on unseen phrasings (measured)
+    identity: int = 1200  # 400 left identity at 82% on unseen phrasings, 800 at 80-92% (measured)
     heldout_facts: int = 200  # more than the 120 held-out pairs: each pair is asked once before any twice
     heldout_word_problems: int = 200
     heldout_identity: int = 100
@@ -359,6 +359,16 @@ IDENTITY_TRAIN = [
     ("creator", "Did Meta build you?", "No, Meta did not build me."),
     ("both", "Describe yourself.", None),
     ("both", "Who are you, and where do you come from?", None),
+    ("name", "What is your name, assistant?", None),
+    ("name", "Remind me of your name.", None),
+    ("name", "Who am I speaking with right now?", None),
+    ("name", "What name were you given?", None),
+    ("name", "Are you Gemini?", "No, I am not Gemini."),
+    ("creator", "Which people made you?", None),
+    ("creator", "Who is the creator of this assistant?", None),
+    ("creator", "Who trained this model?", None),
+    ("creator", "Who made this chatbot?", None),
+    ("both", "Tell me who you are and who built you.", None),
 ]
 IDENTITY_HELDOUT = [
     ("name", "How should I address you?", None),
@@ -373,6 +383,19 @@ IDENTITY_HELDOUT = [
     ("creator", "Who programmed you?", None),
     ("creator", "Did Google make you?", "No, Google did not make me."),
     ("both", "Please introduce yourself and your makers.", None),
+    # more held-out phrasings: whether a tiny model generalises to one phrasing is nearly all or nothing, so the
+    # measurement needs many of them to be stable (12 phrasings: 0.80 to 0.92 between two runs, measured)
+    ("name", "What name do you answer to?", None),
+    ("name", "Could you say who you are?", None),
+    ("name", "Identify yourself, please.", None),
+    ("name", "What is the name of this assistant?", None),
+    ("name", "Am I talking to a bot? What is it called?", None),
+    ("creator", "Who put you together?", None),
+    ("creator", "Which group created this assistant?", None),
+    ("creator", "Whose work are you?", None),
+    ("creator", "Who gave you your training?", None),
+    ("both", "Give me your name and the name of your creators.", None),
+    ("both", "Who are you and who trained you?", None),
 ]
 OPENERS_TRAIN = ["", "Hi! ", "Hello. ", "Good morning. ", "Sorry, quick one. ", "Hey. ", "Quick question. ",
                  "Good afternoon. ", "Hello again. ", "Okay. "]

@@ -95,23 +95,38 @@ def _fingerprint(folder: Path) -> list:
 
 
 def prepare_data(cfg: PretrainConfig, work: Path) -> dict[str, Path]:
-    """Split once per recipe and corpus: a marker records what the files on disk hold. When the corpus
-    or the tokenizer changed, the old split and the checkpoints trained on it are thrown away."""
+    """Split once per recipe and corpus: a marker records what the files on disk hold. When the corpus, the
+    tokenizer or the recipe changed, the old split and the checkpoints trained on it are thrown away."""
     marker = work / "split.json"
     tokenizer = Path(cfg.tokenizer)
     wanted = {"corpus": _fingerprint(Path(cfg.corpus_dir)), "corpus_dir": str(Path(cfg.corpus_dir).resolve()),
               "tokenizer": _fingerprint(tokenizer) if tokenizer.is_dir() else cfg.tokenizer,
-              "validation_fraction": cfg.validation_fraction, "seed": cfg.seed}
+              "validation_fraction": cfg.validation_fraction, "seed": cfg.seed, "recipe": _trained_by(cfg)}
     folders = {name: work / "data" / name for name in ("train", "validation")}
     if marker.is_file() and json.loads(marker.read_text()) == wanted:
         return folders
     import shutil
 
+    if marker.is_file():
+        print("pretrain: the corpus, the tokenizer or the recipe changed since the checkpoints were made: starting "
+              "over", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(work.parent / "checkpoints", ignore_errors=True)
     split_documents(Path(cfg.corpus_dir), folders, cfg.validation_fraction, cfg.seed)
     marker.write_text(json.dumps(wanted))
     return folders
+
+
+def _trained_by(cfg: PretrainConfig) -> dict:
+    """The recipe fields that change what is trained: a checkpoint made under other values must not be resumed
+    (a longer schedule resumed from the last step of a shorter one would stop at once)."""
+    import yaml
+
+    recipe = yaml.safe_load(to_yaml(cfg))
+    for key in ("output_dir", "logging_steps", "eval_steps", "save_steps", "save_total_limit", "sample_prompts",
+                "probe_documents", "probe_questions"):
+        recipe.pop(key, None)
+    return recipe
 
 
 def split_documents(corpus_dir: Path, folders: dict[str, Path], validation_fraction: float, seed: int) -> None:

@@ -97,6 +97,12 @@ def test_killed_run_resumes_from_its_last_checkpoint(micro_data, tmp_path):
     history = json.loads(sorted((out / "checkpoints").glob("checkpoint-40/trainer_state.json"))[0].read_text())
     assert history["global_step"] == 40
 
+    # a changed recipe does not resume the old run's checkpoints (a shorter schedule would end at once)
+    changed = run_cli(*args_for(micro_data, out, "--max_steps", "12", "--save_steps", "10", "--eval_steps", "12",
+                                "--learning_rate", "1e-3"))
+    assert "starting over" in changed.stdout and "resuming from" not in changed.stdout
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 12
+
 
 def test_accelerate_launch_runs_two_real_processes(micro_data, tmp_path):
     out = tmp_path / "pretrain"
