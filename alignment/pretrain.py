@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment.recipe import RecipeError, parse_recipe, recipe_help, to_yaml
+from alignment.recipe import RecipeError, stage_main, to_yaml
 
 
 @dataclass
@@ -265,7 +265,8 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     from transformers import AutoTokenizer, Trainer
 
     from alignment.metrics import StageRun
-    from alignment.training_logs import LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint
+    from alignment.training_logs import (LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint,
+                                         last_logged)
 
     out = Path(cfg.output_dir)
     if not Path(cfg.corpus_dir).is_dir():
@@ -327,7 +328,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
             "train_tokens": int(len(train_tokens)),
             "epochs": round(trainer.state.epoch or 0, 3),
             "global_step": trainer.state.global_step,
-            "train_loss": _last(trainer.state.log_history, "loss"),
+            "train_loss": last_logged(trainer.state.log_history, "loss"),
             "validation_loss": round(val_loss, 4),
             "validation_perplexity": round(math.exp(val_loss), 3),
             "unigram_entropy_baseline": round(baseline, 4),
@@ -351,11 +352,6 @@ def _copy_training_chat_template(tokenizer_dir: str, out: Path) -> None:
         shutil.copy(source, out / TRAINING_TEMPLATE_FILE)
 
 
-def _last(history: list[dict], key: str):
-    values = [h[key] for h in history if key in h]
-    return round(values[-1], 4) if values else None
-
-
 def _print_summary(record: dict) -> None:
     print(f"\npretrain: validation loss {record['validation_loss']} nats/token vs unigram baseline "
           f"{record['unigram_entropy_baseline']} (ratio {record['validation_loss_over_baseline']}, target <= 0.5); "
@@ -372,11 +368,7 @@ def _print_summary(record: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if "-h" in argv or "--help" in argv:
-        print(recipe_help(PretrainConfig, "pretrain"))
-        return 0
-    run_pretrain(parse_recipe(PretrainConfig, argv))
-    return 0
+    return stage_main(PretrainConfig, "pretrain", run_pretrain, argv)
 
 
 if __name__ == "__main__":

@@ -199,3 +199,12 @@ def recipe_help(config_cls, stage: str) -> str:
 def to_yaml(config) -> str:
     """The resolved recipe, saved as `recipe.yaml` beside a stage's artifacts."""
     return yaml.safe_dump(dataclasses.asdict(config), sort_keys=False, allow_unicode=True)
+
+
+def stage_main(config_cls, stage: str, run, argv: list[str]) -> int:
+    """The `main(argv)` of a recipe stage: --help prints the fields, else parse the recipe and run it."""
+    if "-h" in argv or "--help" in argv:
+        print(recipe_help(config_cls, stage))
+        return 0
+    run(parse_recipe(config_cls, argv))
+    return 0

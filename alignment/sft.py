@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment.recipe import RecipeError, parse_recipe, recipe_help, to_yaml
+from alignment.recipe import RecipeError, stage_main, to_yaml
 
 
 @dataclass
@@ -121,14 +121,18 @@ def world_conversations(cfg: SFTConfig, out: Path) -> dict:
 
 
 def training_data(cfg: SFTConfig, out: Path) -> tuple:
-    """(train Dataset, eval Dataset or None, the tiny world's held-out sets or None, dataset names for the card)."""
+    """(train Dataset, eval Dataset or None, the tiny world's held-out sets or None, dataset names for the card,
+    a fingerprint of the training data: checkpoints made on other data must not be resumed)."""
+    import hashlib
+
     from datasets import Dataset, concatenate_datasets
 
     from alignment.data_mixture import load_mixture, single_dataset
 
-    trains, tests, names, evals = [], [], [], None
+    trains, tests, names, evals, fingerprints = [], [], [], None, []
     if cfg.world:
         splits = world_conversations(cfg, out)
+        fingerprints.append(hashlib.sha256((out / "conversations" / "train.jsonl").read_bytes()).hexdigest())
         trains.append(Dataset.from_list([{"messages": c["messages"]} for c in splits["train"]]))
         tests.append(Dataset.from_list([{"messages": c["messages"]} for c in splits["test"]]))
         evals = {k: v for k, v in splits.items() if k.startswith("eval_")}
@@ -140,6 +144,7 @@ def training_data(cfg: SFTConfig, out: Path) -> tuple:
     if mixture:
         loaded = load_mixture(mixture, cfg.seed)
         trains.append(loaded["train"])
+        fingerprints.append(loaded["train"]._fingerprint)  # datasets' own: from the files, then each transform
         if loaded["test"] is not None:
             tests.append(loaded["test"])
         names += [d["id"] for d in mixture.get("datasets", [])]
@@ -150,7 +155,7 @@ def training_data(cfg: SFTConfig, out: Path) -> tuple:
         _check_messages(ds, name)
     train = concatenate_datasets(trains).shuffle(seed=cfg.seed) if len(trains) > 1 else trains[0]
     test = (concatenate_datasets(tests) if len(tests) > 1 else tests[0]) if tests else None
-    return train, test, evals, names
+    return train, test, evals, names, fingerprints
 
 
 def _check_messages(ds, name: str) -> None:
@@ -248,12 +253,12 @@ def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Pat
 
 # --- a changed recipe or base model starts over ------------------------------------------------------
 
-def _inputs_fingerprint(cfg: SFTConfig) -> dict:
-    """What the checkpoints were trained from: the recipe and, for a local base model, its files."""
+def _inputs_fingerprint(cfg: SFTConfig, data: list[str]) -> dict:
+    """What the checkpoints were trained from: the recipe, the data and, for a local base model, its files."""
     model_dir = Path(cfg.model_name_or_path)
     files = sorted([p.name, p.stat().st_size, int(p.stat().st_mtime)] for p in model_dir.iterdir()
                    if p.is_file()) if model_dir.is_dir() else cfg.model_name_or_path
-    return {"recipe": json.loads(json.dumps(_recipe_dict(cfg))), "base_model": files}
+    return {"recipe": json.loads(json.dumps(_recipe_dict(cfg))), "base_model": files, "data": data}
 
 
 def _recipe_dict(cfg: SFTConfig) -> dict:
@@ -266,13 +271,14 @@ def _recipe_dict(cfg: SFTConfig) -> dict:
     return recipe
 
 
-def start_over_if_changed(cfg: SFTConfig, out: Path) -> None:
+def start_over_if_changed(cfg: SFTConfig, out: Path, data: list[str]) -> None:
     import shutil
 
     marker = out / "checkpoints" / "inputs.json"
-    wanted = _inputs_fingerprint(cfg)
+    wanted = _inputs_fingerprint(cfg, data)
     if marker.is_file() and json.loads(marker.read_text()) != wanted:
-        print("sft: the recipe or the base model changed since the checkpoints were made: starting over", flush=True)
+        print("sft: the recipe, the data or the base model changed since the checkpoints were made: starting over",
+              flush=True)
         shutil.rmtree(out / "checkpoints")
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(wanted))
@@ -287,14 +293,15 @@ def run_sft(cfg: SFTConfig) -> dict:
     from alignment.chat_setup import prepare_chat, stop_token_ids
     from alignment.metrics import StageRun
     from alignment.pretrain import resolve_precision
-    from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint
+    from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint, last_logged
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
     with StageRun("sft", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
-        train, test, evals, dataset_names = training_data(cfg, out)  # before the model: data errors come fast
+        # the data before the model: a data mistake is reported in a second, not after loading a big model
+        train, test, evals, dataset_names, data_fingerprint = training_data(cfg, out)
         model, tokenizer = load_model(cfg, precision)
         chat = prepare_chat(model, tokenizer, cfg.model_name_or_path, cfg.chat_template)
         stops = stop_token_ids(tokenizer)
@@ -307,7 +314,7 @@ def run_sft(cfg: SFTConfig) -> dict:
             training_template.write_text(chat.training_template, encoding="utf-8")
         args = trl_config(cfg, out, precision, training_template, has_eval=test is not None)
         if args.process_index == 0:
-            start_over_if_changed(cfg, out)
+            start_over_if_changed(cfg, out, data_fingerprint)
             (out / "recipe.yaml").write_text(to_yaml(cfg))
         n_params = sum(p.numel() for p in model.parameters())
         print(f"sft: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), chat template: {chat.source}"
@@ -350,8 +357,8 @@ def run_sft(cfg: SFTConfig) -> dict:
             "train_conversations": len(train),
             "epochs": round(trainer.state.epoch or 0, 3),
             "global_step": trainer.state.global_step,
-            "tokens_seen": _last(trainer.state.log_history, "num_tokens"),
-            "train_loss": _last(trainer.state.log_history, "loss"),
+            "tokens_seen": last_logged(trainer.state.log_history, "num_tokens"),
+            "train_loss": last_logged(trainer.state.log_history, "loss"),
             "eval_loss": round(evaluation["eval_loss"], 4) if "eval_loss" in evaluation else None,
             "eval_perplexity": round(math.exp(evaluation["eval_loss"]), 3) if "eval_loss" in evaluation else None,
             "tokens_per_second": speed.summary(),
@@ -387,11 +394,6 @@ def _write_card(cfg: SFTConfig, out: Path, record: dict, dataset_names: list[str
         recipe_yaml=to_yaml(cfg), metrics=record, command=record["reproduce"]["command"], summary=summary))
 
 
-def _last(history: list[dict], key: str):
-    values = [h[key] for h in history if key in h]
-    return round(values[-1], 4) if values else None
-
-
 def _print_summary(record: dict, out: Path) -> None:
     print(f"\nsft: eval loss {record['eval_loss']}, train loss {record['train_loss']}, {record['epochs']} epochs, "
           f"{record['tokens_per_second']}")
@@ -405,11 +407,7 @@ def _print_summary(record: dict, out: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if "-h" in argv or "--help" in argv:
-        print(recipe_help(SFTConfig, "sft"))
-        return 0
-    run_sft(parse_recipe(SFTConfig, argv))
-    return 0
+    return stage_main(SFTConfig, "sft", run_sft, argv)
 
 
 if __name__ == "__main__":

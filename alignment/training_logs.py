@@ -98,6 +98,12 @@ class SampleContinuations(TrainerCallback):
             model.train()
 
 
+def last_logged(history: list[dict], key: str):
+    """The last value of `key` in the Trainer's log history (rounded), or None."""
+    values = [h[key] for h in history if key in h]
+    return round(values[-1], 4) if values else None
+
+
 def last_checkpoint(folder: Path) -> str | None:
     """The newest checkpoint-N dir that finished saving (the trainer state is written last)."""
     if not folder.is_dir():

@@ -122,6 +122,14 @@ def chat_file(tmp_path_factory):
     return path
 
 
+def real_recipe(recipe: str, model, data, out) -> list:
+    """A real-model recipe with its model and dataset swapped for local stand-ins, for three steps."""
+    return ["sft", "--config", recipe, "--model_name_or_path", model, "--dataset_path", data,
+            "--dataset_mixture.test_split_size", "10", "--output_dir", out, "--max_steps", "3", "--max_length", "64",
+            "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
+            "--gradient_checkpointing", "false", "--precision", "fp32", "--logging_steps", "1"]
+
+
 @pytest.fixture(scope="module")
 def standin_without_template(tmp_path_factory, micro_base):
     """A SmolLM2-like base: a Llama whose tokenizer has no chat template and no chat control tokens."""
@@ -144,11 +152,7 @@ def standin_without_template(tmp_path_factory, micro_base):
 
 def test_smollm2_recipe_on_a_base_without_chat_template(standin_without_template, chat_file, tmp_path):
     out = tmp_path / "smol"
-    proc = run_cli("sft", "--config", "recipes/smollm2-135m/sft.yaml", "--model_name_or_path", standin_without_template,
-                   "--dataset_path", chat_file, "--dataset_mixture.test_split_size", "10", "--output_dir", out,
-                   "--max_steps", "3", "--max_length", "64",
-                   "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
-                   "--gradient_checkpointing", "false", "--precision", "fp32", "--logging_steps", "1")
+    proc = run_cli(*real_recipe("recipes/smollm2-135m/sft.yaml", standin_without_template, chat_file, out))
     assert "chat template: ours" in proc.stdout
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -189,11 +193,7 @@ def test_qwen_lora_recipe_on_a_qwen2_standin_merges_its_adapters(chat_file, tmp_
     tokenizer.save_pretrained(base)
 
     out = tmp_path / "qwen_lora"
-    proc = run_cli("sft", "--config", "recipes/qwen2.5-0.5b/sft_lora.yaml", "--model_name_or_path", base,
-                   "--dataset_path", chat_file, "--dataset_mixture.test_split_size", "10", "--output_dir", out,
-                   "--max_steps", "3", "--max_length", "64",
-                   "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "1",
-                   "--gradient_checkpointing", "false", "--precision", "fp32", "--logging_steps", "1")
+    proc = run_cli(*real_recipe("recipes/qwen2.5-0.5b/sft_lora.yaml", base, chat_file, out))
     assert "TRL's training variant" in proc.stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 < metrics["trainable_parameters"] < metrics["parameters"]
