@@ -578,8 +578,10 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
          "answer": p.answer}
         for p in heldout_problems[:sizes.heldout_word_problems]]
     eval_identity = []
-    for _ in range(sizes.heldout_identity):
-        asks, question, _ = _identity_question(True, test_rng)
+    # every held-out phrasing asked equally often (a tiny model gets a phrasing all right or all wrong, so drawing
+    # them at random let one phrasing weigh 11 of 100 questions, measured), each with a random opener
+    for asks, question, _ in _cycle(IDENTITY_HELDOUT, sizes.heldout_identity, test_rng):
+        question = test_rng.choice(OPENERS_HELDOUT) + question
         eval_identity.append({"messages": [{"role": "user", "content": question}], "asks": asks})
 
     splits = {"train": train, "test": test, "eval_facts": eval_facts, "eval_word_problems": eval_word_problems,
