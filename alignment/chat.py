@@ -177,7 +177,7 @@ class Chat:
             new_ids.append(step.token_id)
             # As in sample.py: one token can be half a character (byte-level BPE); a trailing U+FFFD waits for
             # the next token to complete it. Decoded with the prompt, so that left context is kept.
-            text = continuation_text(tokenizer, prompt_ids, new_ids)
+            text = shown(continuation_text(tokenizer, prompt_ids, new_ids))
             if text.endswith("\ufffd"):
                 continue
             out.write(text[len(printed):])
@@ -188,9 +188,23 @@ class Chat:
                 stopped = f"context of {self.context} tokens full"
         seconds = time.perf_counter() - started
         text = continuation_text(tokenizer, prompt_ids, new_ids)
-        out.write(text[len(printed):] + "\n")
+        visible = shown(text, finished=True)
+        out.write(visible[len(printed):] + "\n")
         out.flush()
         return Reply(text, len(new_ids), stopped, seconds)
+
+
+def shown(text: str, finished: bool = False) -> str:
+    """What the user sees of a reply so far. Qwen3-style templates train the assistant to open every turn with a
+    reasoning block, empty when it does not reason (`<think>\n\n</think>\n\n`): an empty one is not shown, and
+    while a block is still open nothing after `<think>` is printed until we know whether it is empty."""
+    stripped = text.lstrip()
+    if not stripped.startswith("<think>"):
+        return text
+    if "</think>" not in stripped:
+        return stripped if finished else ""
+    reasoning, answer = stripped[len("<think>"):].split("</think>", 1)
+    return answer.lstrip() if not reasoning.strip() else stripped
 
 
 def _stats(reply: Reply, prompt_ids: list[int], seed: int | None = None) -> str:

@@ -263,3 +263,13 @@ def test_missing_dir_and_no_chat_template_are_one_line_exit_2(dirs, tmp_path):
                 ["--nonsense", "1"]):
         proc = run_cli("chat", "--model", dirs["random"], *bad, check=False)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (bad, proc.stderr)
+
+
+def test_an_empty_reasoning_block_is_not_shown():
+    from alignment.chat import shown
+
+    assert shown("<think>\n\n</think>\n\nI am Tinker.") == "I am Tinker."
+    assert shown("<think>\n\n") == ""  # still open: held back until we know whether it is empty
+    assert shown("<think>\n\n", finished=True) == "<think>\n\n"
+    assert shown("<think>3 x 4 = 12</think> 12") == "<think>3 x 4 = 12</think> 12"  # real reasoning stays
+    assert shown("Hello.") == "Hello."
