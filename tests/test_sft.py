@@ -92,18 +92,19 @@ def test_sft_on_the_tiny_world_writes_an_assistant_and_its_measurements(micro_ba
 
 def test_a_killed_sft_run_resumes_from_its_last_checkpoint(micro_base, tmp_path):
     out = tmp_path / "sft"
-    args = sft_args(micro_base, out, "--max_steps", "40", "--save_steps", "5", "--eval_steps", "100")
+    # 200 micro steps take ~10 s: long enough to be killed between checkpoint-10 and the end (40 were not, once)
+    args = sft_args(micro_base, out, "--max_steps", "200", "--save_steps", "5", "--eval_steps", "1000")
     proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline and not list((out / "checkpoints").glob("checkpoint-10/trainer_state.json")):
-        time.sleep(0.5)
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
     done = run_cli(*args)
     assert "resuming from" in done.stdout
-    assert json.loads((out / "metrics.json").read_text())["global_step"] == 40
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 200
 
     # a changed recipe must not resume the old run's checkpoints
     changed = run_cli(*sft_args(micro_base, out, "--max_steps", "6", "--save_steps", "5", "--learning_rate", "5e-4"))
