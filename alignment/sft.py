@@ -132,7 +132,8 @@ def training_data(cfg: SFTConfig, out: Path) -> tuple:
     trains, tests, names, evals, fingerprints = [], [], [], None, []
     if cfg.world:
         splits = world_conversations(cfg, out)
-        fingerprints.append(hashlib.sha256((out / "conversations" / "train.jsonl").read_bytes()).hexdigest())
+        # from memory, not the file: under `accelerate launch` every process writes the same files at once
+        fingerprints.append(hashlib.sha256(json.dumps(splits["train"]).encode()).hexdigest())
         trains.append(Dataset.from_list([{"messages": c["messages"]} for c in splits["train"]]))
         tests.append(Dataset.from_list([{"messages": c["messages"]} for c in splits["test"]]))
         evals = {k: v for k, v in splits.items() if k.startswith("eval_")}
@@ -313,9 +314,11 @@ def run_sft(cfg: SFTConfig) -> dict:
             training_template.parent.mkdir(parents=True, exist_ok=True)
             training_template.write_text(chat.training_template, encoding="utf-8")
         args = trl_config(cfg, out, precision, training_template, has_eval=test is not None)
-        if args.process_index == 0:
-            start_over_if_changed(cfg, out, data_fingerprint)
-            (out / "recipe.yaml").write_text(to_yaml(cfg))
+        # rank 0 decides whether the checkpoints are still good before any process looks for one to resume
+        with args.main_process_first(desc="check the checkpoints"):
+            if args.process_index == 0:
+                start_over_if_changed(cfg, out, data_fingerprint)
+                (out / "recipe.yaml").write_text(to_yaml(cfg))
         n_params = sum(p.numel() for p in model.parameters())
         print(f"sft: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), chat template: {chat.source}"
               f"{', added tokens ' + ' '.join(chat.added_tokens) if chat.added_tokens else ''}; {len(train)} "
