@@ -225,12 +225,11 @@ def unigram_entropy(tokens) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
-    """The Trainer's settings for this stage (benchmarks/pretrain.py times exactly these)."""
+def trainer_settings(cfg, out: Path, precision: str) -> dict:
+    """The TrainingArguments every training stage shares, from the recipe fields they all have (pretrain, sft)."""
     import torch
-    from transformers import TrainingArguments
 
-    return TrainingArguments(
+    return dict(
         output_dir=str(out / "checkpoints"),
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
@@ -246,16 +245,21 @@ def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
         # on a CPU-only machine: the CPU device, and a real gloo group when accelerate starts 2 processes
         use_cpu=not torch.cuda.is_available(),
         logging_steps=cfg.logging_steps,
-        eval_strategy="steps",
         eval_steps=cfg.eval_steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
         save_total_limit=cfg.save_total_limit,
         seed=cfg.seed,
         report_to=[],
-        disable_tqdm=False,
-        dataloader_drop_last=True,
     )
+
+
+def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
+    """The Trainer's settings for this stage (benchmarks/pretrain.py times exactly these)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(**trainer_settings(cfg, out, precision), eval_strategy="steps", disable_tqdm=False,
+                             dataloader_drop_last=True)
 
 
 # --- the stage -----------------------------------------------------------------------------------

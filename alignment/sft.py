@@ -215,38 +215,20 @@ def lora_config(cfg: SFTConfig):
 
 
 def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Path | None, has_eval: bool):
-    import torch
     from trl import SFTConfig as TrlSFTConfig
 
+    from alignment.pretrain import trainer_settings
+
     return TrlSFTConfig(
-        output_dir=str(out / "checkpoints"),
-        num_train_epochs=cfg.num_train_epochs,
-        max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        per_device_eval_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a share of the total steps (transformers 5)
-        lr_scheduler_type=cfg.lr_scheduler_type,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
+        **trainer_settings(cfg, out, precision),
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name (gradient_ is deprecated)
-        bf16=precision == "bf16",
-        use_cpu=not torch.cuda.is_available(),  # the CPU, and a real gloo group under `accelerate launch`
         max_length=cfg.max_length,
         packing=cfg.packing,
         assistant_only_loss=cfg.assistant_only_loss,
         # TRL reads a template file into the tokenizer for training; we put the inference one back before saving
         chat_template_path=str(training_template) if training_template else None,
-        logging_steps=cfg.logging_steps,
         eval_strategy="steps" if has_eval else "no",
-        eval_steps=cfg.eval_steps,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
         data_seed=cfg.seed,
-        report_to=[],
         dataset_num_proc=None,
         shuffle_dataset=True,
     )
