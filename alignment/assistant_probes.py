@@ -22,6 +22,8 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
     end-of-turn token, and whether a control token other than the stop appeared."""
     import torch
 
+    from alignment.base_model_probes import left_padded
+
     prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
                for c in conversations]
     prompts = [p["input_ids"] if isinstance(p, dict) else p for p in prompts]
@@ -30,13 +32,8 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
     replies = []
     model.eval()
     for start in range(0, len(prompts), batch_size):
-        chunk = prompts[start:start + batch_size]
-        width = max(map(len, chunk))
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, p in enumerate(chunk):
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
+        ids, mask = left_padded(prompts[start:start + batch_size], pad)
+        width = ids.shape[1]
         with torch.no_grad():
             out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), do_sample=False,
                                  max_new_tokens=max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad)

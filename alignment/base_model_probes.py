@@ -71,19 +71,27 @@ def _sequence_logprobs(model, pairs: list[tuple[list[int], list[int]]], pad_id: 
     return scores
 
 
+def left_padded(prompts: list[list[int]], pad_id: int) -> tuple:
+    """(ids, attention mask) of prompts padded on the left: generation continues from the right edge of each row."""
+    import torch
+
+    width = max(map(len, prompts))
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, p in enumerate(prompts):
+        ids[row, width - len(p):] = torch.tensor(p)
+        mask[row, width - len(p):] = 1
+    return ids, mask
+
+
 def _greedy_completions(model, tokenizer, prompts: list[list[int]], n_tokens: int, batch: int = 64) -> list[str]:
     """Greedy continuations, batched with left padding (generation continues from the right edge)."""
     import torch
 
     texts = []
     for start in range(0, len(prompts), batch):
-        chunk = prompts[start:start + batch]
-        width = max(map(len, chunk))
-        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, p in enumerate(chunk):
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
+        ids, mask = left_padded(prompts[start:start + batch], tokenizer.pad_token_id)
+        width = ids.shape[1]
         with torch.no_grad():
             out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), max_new_tokens=n_tokens,
                                  do_sample=False, pad_token_id=tokenizer.pad_token_id)
