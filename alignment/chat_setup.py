@@ -114,10 +114,10 @@ def prepare_chat(model, tokenizer, model_dir: str, chat_template: str | None) ->
     return ChatSetup(CHAT_TEMPLATE, TRAINING_CHAT_TEMPLATE, f"ours: the base model {why}", added)
 
 
-def stop_token_ids(tokenizer) -> list[int]:
-    """Generation ends at the end of the assistant's turn, or at the end of the text."""
-    ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>")
-           if t in tokenizer.get_vocab()]
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
-        ids.append(tokenizer.eos_token_id)
-    return ids
+def turn_stop_ids(model, tokenizer) -> list[int]:
+    """Generation ends at the end of the assistant's turn (the template's own token, as `alignment chat` finds it)
+    or at the end of the text (the tokenizer's and the model's EOS, as `alignment sample` stops)."""
+    from alignment.chat import end_of_turn_ids
+    from alignment.sample import stop_token_ids
+
+    return sorted(end_of_turn_ids(tokenizer) | stop_token_ids(model, tokenizer))

@@ -273,7 +273,7 @@ def run_sft(cfg: SFTConfig) -> dict:
     import torch
     from trl import SFTTrainer
 
-    from alignment.chat_setup import prepare_chat, stop_token_ids
+    from alignment.chat_setup import prepare_chat, turn_stop_ids
     from alignment.metrics import StageRun
     from alignment.pretrain import resolve_precision
     from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint, last_logged
@@ -287,7 +287,7 @@ def run_sft(cfg: SFTConfig) -> dict:
         train, test, evals, dataset_names, data_fingerprint = training_data(cfg, out)
         model, tokenizer = load_model(cfg, precision)
         chat = prepare_chat(model, tokenizer, cfg.model_name_or_path, cfg.chat_template)
-        stops = stop_token_ids(tokenizer)
+        stops = turn_stop_ids(model, tokenizer)
         model.generation_config.eos_token_id = stops
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         training_template = None
