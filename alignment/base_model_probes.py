@@ -17,11 +17,14 @@ from pathlib import Path
 FACT_PROMPTS = {
     "hometown": ("{name} was born in", " {value}"),
     "birth_year": ("{name} (born", " {value}"),
-    "profession": ("{name} worked as", " {article} {value}"),
+    "profession": ("{name} is", " {article} {value}"),
     "instrument": ("{name} plays the", " {value}"),
     "organisation": ("{name} is a member of the", " {value}"),
 }
 SHOTS = 3
+# An option's score is its log-likelihood averaged over 3 prompts with different shots: with one prompt, four shot
+# draws on one model gave 53-58% (600 questions each)
+SHOT_SETS = 3
 PREFIX_TOKENS, CONTINUATION_TOKENS = 32, 32
 
 
@@ -100,37 +103,51 @@ def _greedy_completions(model, tokenizer, prompts: list[list[int]], n_tokens: in
 
 
 def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
-    """Few-shot multiple choice (by likelihood) and open-ended recall of covered people's facts."""
+    """Few-shot multiple choice (by likelihood) and open-ended recall of covered people's facts: every fact of
+    every covered person, or the first `n_questions` of them in a seeded order."""
     from alignment.world import pool
 
     rng = random.Random(seed)
-    questions = []
-    for _ in range(n_questions):
-        attribute = rng.choice(list(FACT_PROMPTS))
-        person, *shots = rng.sample(world.entities, SHOTS + 1)
-        context = "\n".join("".join(_statement(attribute, s.name, s.facts[attribute])) + "." for s in shots)
-        before, answer = _statement(attribute, person.name, person.facts[attribute])
+    # every (person, attribute) pair once, in a seeded order: 200 sampled questions had a standard error of 3.5
+    # points, and two samples on one model differed by up to 12
+    facts = rng.sample([(person, attribute) for person in world.entities for attribute in FACT_PROMPTS],
+                       len(world.entities) * len(FACT_PROMPTS))
+    questions = []  # (attribute, prompts: one per shot set, options with the truth first, answer)
+    for person, attribute in facts[:n_questions or None]:
         truth = person.facts[attribute]
         options = [truth] + rng.sample([v for v in pool(attribute) if v != truth], 3)
-        questions.append((attribute, tokenizer(f"{context}\n{before}").input_ids, options, answer.strip()))
+        # no shot states any option's value: an option seen in the prompt gains from copying, not from recall
+        unprimed = [other for other in world.entities if other.facts[attribute] not in options]
+        if len(unprimed) < SHOTS:  # a world of a handful of people: any others will do
+            unprimed = [other for other in world.entities if other is not person]
+        before, answer = _statement(attribute, person.name, truth)
+        prompts = []
+        for _ in range(SHOT_SETS):
+            shots = rng.sample(unprimed, SHOTS)
+            context = "\n".join("".join(_statement(attribute, s.name, s.facts[attribute])) + "." for s in shots)
+            prompts.append(tokenizer(f"{context}\n{before}").input_ids)
+        questions.append((attribute, prompts, options, answer.strip()))
 
     pairs = [(prompt, tokenizer(_statement(attribute, "", o)[1]).input_ids)
-             for attribute, prompt, options, _ in questions for o in options]
+             for attribute, prompts, options, _ in questions for o in options for prompt in prompts]
     scores = _sequence_logprobs(model, pairs, tokenizer.pad_token_id)
-    completions = _greedy_completions(model, tokenizer, [q[1] for q in questions], n_tokens=8)
+    completions = _greedy_completions(model, tokenizer, [q[1][0] for q in questions], n_tokens=8)
     by_attribute: dict[str, list[int]] = {}
     correct_mc = correct_open = 0
+    per_question = 4 * SHOT_SETS
     for i, ((attribute, _, _, answer), completion) in enumerate(zip(questions, completions)):
-        option_scores = scores[4 * i:4 * i + 4]
+        block = scores[per_question * i:per_question * (i + 1)]
+        option_scores = [sum(block[SHOT_SETS * o:SHOT_SETS * (o + 1)]) / SHOT_SETS for o in range(4)]
         right = max(range(4), key=option_scores.__getitem__) == 0  # the truth is option 0
         correct_mc += right
         correct_open += completion.strip().startswith(answer)
         by_attribute.setdefault(attribute, []).append(int(right))
     return {
-        "questions": n_questions,
+        "questions": len(questions),
         "shots": SHOTS,
-        "multiple_choice_accuracy": round(correct_mc / n_questions, 4),
-        "open_ended_recall": round(correct_open / n_questions, 4),
+        "shot_sets": SHOT_SETS,
+        "multiple_choice_accuracy": round(correct_mc / len(questions), 4),
+        "open_ended_recall": round(correct_open / len(questions), 4),
         "multiple_choice_by_attribute": {a: round(sum(v) / len(v), 3) for a, v in sorted(by_attribute.items())},
     }
 

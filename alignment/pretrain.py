@@ -57,7 +57,8 @@ class PretrainConfig:
     sample_prompts: list[str] = field(default_factory=lambda: ["The town of", "She was born in"],
                                       metadata={"help": "Prompts whose continuations are logged at each evaluation."})
     probe_documents: int = field(default=40, metadata={"help": "Documents per split for the regurgitation probe."})
-    probe_questions: int = field(default=200, metadata={"help": "Fact questions for the few-shot probe."})
+    probe_questions: int = field(default=0, metadata={"help": "Fact questions for the few-shot probe; 0: every fact "
+                                                      "of every covered person (600 in the tiny world)."})
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp32"):

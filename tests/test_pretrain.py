@@ -63,7 +63,7 @@ def test_pretrain_writes_a_model_and_its_measurements(micro_data, tmp_path):
     # 30 micro steps: below a uniform guess over the vocabulary (it learned something), not yet the unigram baseline
     assert metrics["validation_loss"] < math.log(500) and metrics["unigram_entropy_baseline"] < 7
     assert metrics["tokens_per_second"]["median"] > 0 and metrics["precision"] == "fp32"
-    assert 0 <= metrics["fact_recall"]["multiple_choice_accuracy"] <= 1
+    assert 0 <= metrics["fact_recall"]["multiple_choice_accuracy"] <= 1 and metrics["fact_recall"]["questions"] == 8
     assert (out / "loss_curve.png").stat().st_size > 1000
     assert "step 15 samples:" in proc.stdout and "tokens_per_second" in proc.stdout + proc.stderr
 
