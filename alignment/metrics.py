@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -122,6 +123,9 @@ class StageRun:
             },
             "wall_time_s": round(time.time() - self.started, 2),
             "peak_memory_gb": self.memory.peak_gb,
+            # unique to this run: `alignment run` tells a rerun by the file's sha256, and two quick resumed runs
+            # can take the same wall time to 0.01 s and the same peak memory
+            "finished_at": datetime.now(timezone.utc).isoformat(),
         }
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")

@@ -201,7 +201,7 @@ def resolve(entry: dict, cli_overrides: list[tuple[str, str | None]], pipeline: 
 # --- the skip rule ---------------------------------------------------------------------------------
 
 def fingerprint(output_dir: Path) -> str | None:
-    """sha256 of a stage's metrics.json: it changes whenever the stage runs again (its wall time does)."""
+    """sha256 of a stage's metrics.json: it changes whenever the stage runs again (its finished_at does)."""
     path = output_dir / "metrics.json"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 

@@ -178,3 +178,17 @@ def test_tiny_pipeline_chains_its_stages_outputs():
                                    for e in entries[:3])  # sft is another issue's: not checked here
     assert tokenizer["corpus_dir"] == pretrain["corpus_dir"] == corpus["output_dir"] + "/documents"
     assert pretrain["tokenizer"] == tokenizer["output_dir"]
+
+
+def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):
+    """The skip rule tells a rerun by metrics.json's sha256: a resumed run with nothing left to do took the same
+    wall time (to 0.01 s) and peak memory as the one before it, and the stage after it was skipped (seen in CI)."""
+    from alignment.metrics import StageRun
+    from alignment.pipeline import fingerprint
+
+    prints = []
+    for _ in range(2):
+        with StageRun("corpus", tmp_path, seed=0) as run:
+            run.write({"documents_kept": 1})
+        prints.append(fingerprint(tmp_path))
+    assert prints[0] != prints[1]
