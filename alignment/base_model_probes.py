@@ -110,9 +110,9 @@ def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
     rng = random.Random(seed)
     # every (person, attribute) pair once, in a seeded order: 200 sampled questions had a standard error of 3.5
     # points, and two samples on one model differed by up to 12
-    facts = rng.sample([(person, attribute) for person in world.entities for attribute in FACT_PROMPTS],
-                       len(world.entities) * len(FACT_PROMPTS))
-    questions = []  # (attribute, prompts: one per shot set, options with the truth first, answer)
+    pairs = [(person, attribute) for person in world.entities for attribute in FACT_PROMPTS]
+    facts = rng.sample(pairs, len(pairs))
+    questions = []  # (attribute, prompts: one per shot set, option ids with the truth first, answer)
     for person, attribute in facts[:n_questions or None]:
         truth = person.facts[attribute]
         options = [truth] + rng.sample([v for v in pool(attribute) if v != truth], 3)
@@ -126,11 +126,11 @@ def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
             shots = rng.sample(unprimed, SHOTS)
             context = "\n".join("".join(_statement(attribute, s.name, s.facts[attribute])) + "." for s in shots)
             prompts.append(tokenizer(f"{context}\n{before}").input_ids)
-        questions.append((attribute, prompts, options, answer.strip()))
+        option_ids = [tokenizer(_statement(attribute, "", o)[1]).input_ids for o in options]
+        questions.append((attribute, prompts, option_ids, answer.strip()))
 
-    pairs = [(prompt, tokenizer(_statement(attribute, "", o)[1]).input_ids)
-             for attribute, prompts, options, _ in questions for o in options for prompt in prompts]
-    scores = _sequence_logprobs(model, pairs, tokenizer.pad_token_id)
+    scored = [(prompt, ids) for _, prompts, option_ids, _ in questions for ids in option_ids for prompt in prompts]
+    scores = _sequence_logprobs(model, scored, tokenizer.pad_token_id)
     completions = _greedy_completions(model, tokenizer, [q[1][0] for q in questions], n_tokens=8)
     by_attribute: dict[str, list[int]] = {}
     correct_mc = correct_open = 0
