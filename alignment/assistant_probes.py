@@ -17,9 +17,13 @@ ROLE_TEXT = re.compile(r"(^|\n)\s*(user|assistant|system)\s*[:\n]", re.IGNORECAS
 
 
 def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
-                     batch_size: int = 32) -> list[dict]:
-    """Greedy replies, batched with left padding. Each: text (special tokens dropped), whether it stopped at an
-    end-of-turn token, and whether a control token other than the stop appeared."""
+                     batch_size: int = 128) -> list[dict]:
+    """Greedy replies, batched with left padding, in the order of `conversations`. Each: text (special tokens
+    dropped), whether it stopped at an end-of-turn token, and whether a control token other than the stop appeared.
+
+    A tiny model's generation step costs about the same for 32 rows as for 128 (per-step overhead, not FLOPs, on
+    CPU), so big batches; prompts sorted by length share a batch with prompts like them (little padding, and
+    replies of similar length, so a batch does not run on for one long reply)."""
     import torch
 
     from alignment.base_model_probes import left_padded
@@ -29,22 +33,24 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
     prompts = [p["input_ids"] if isinstance(p, dict) else p for p in prompts]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[-1]
     control = {i for i in tokenizer.all_special_ids} - set(stop_ids)
-    replies = []
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    replies: list[dict] = [{}] * len(prompts)
     model.eval()
     for start in range(0, len(prompts), batch_size):
-        ids, mask = left_padded(prompts[start:start + batch_size], pad)
+        rows = order[start:start + batch_size]
+        ids, mask = left_padded([prompts[i] for i in rows], pad)
         width = ids.shape[1]
         with torch.no_grad():
             out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), do_sample=False,
                                  max_new_tokens=max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad)
-        for row in out[:, width:].tolist():
+        for index, row in zip(rows, out[:, width:].tolist()):
             stop_at = next((i for i, t in enumerate(row) if t in stop_ids), None)
             body = row if stop_at is None else row[:stop_at]
-            replies.append({
+            replies[index] = {
                 "text": _visible(tokenizer.decode(body, skip_special_tokens=True)),
                 "stopped": stop_at is not None,
                 "control_leak": any(t in control for t in body),
-            })
+            }
     return replies
 
 

@@ -63,6 +63,7 @@ class ConversationSizes:
     identity: int = 1200  # 400 left identity at 82% on unseen phrasings, 800 at 80-92% (measured)
     heldout_facts: int = 200  # more than the 120 held-out pairs: each pair is asked once before any twice
     heldout_word_problems: int = 200
+    rl_word_problems: int = 1000  # a third split that SFT never sees: problems for RL (GRPO) to practise on
     heldout_identity: int = 100
     test_conversations: int = 200  # the SFT eval-loss split, kinds in the training proportions
 
@@ -298,18 +299,22 @@ def final_answer(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _problem_sets(n_train: int, n_heldout: int, rng: random.Random) -> tuple[list[Problem], list[Problem]]:
-    """Distinct problems; no held-out one is a training one, whoever the shopper and whatever the wording."""
+def _problem_sets(n_train: int, n_heldout: int, n_rl: int, rng: random.Random,
+                  rl_rng: random.Random) -> tuple[list[Problem], list[Problem], list[Problem]]:
+    """(train, held-out, rl): distinct problems, no problem in two sets, whoever the shopper and whatever the wording.
+    The RL set is drawn last, from its own generator, so its size leaves the other two (and their wordings) as
+    they are."""
     heldout: list[Problem] = []
     train: list[Problem] = []
+    rl: list[Problem] = []
     seen: set[Problem] = set()
-    for target, count in ((heldout, n_heldout), (train, n_train)):
+    for target, count, draw in ((heldout, n_heldout, rng), (train, n_train, rng), (rl, n_rl, rl_rng)):
         while len(target) < count:  # 14 x 13 item pairs x 4^2 quantities x 9^2 prices: ~236k problems, no stalls
-            problem = _draw_problem(rng)
+            problem = _draw_problem(draw)
             if problem not in seen:
                 seen.add(problem)
                 target.append(problem)
-    return train, heldout
+    return train, heldout, rl
 
 
 def _word_problem_chat(problem: Problem, answer_first: bool, rng: random.Random) -> list[dict]:
@@ -481,7 +486,7 @@ def ngram_checked_sets(splits: dict[str, list[dict]]) -> dict[str, list[dict]]:
     """The held-out items the 8-gram check covers: all but word problems, which share the training wordings on
     purpose and are distinct problems instead (see PROBLEM_TEMPLATES)."""
     return {split: [item for item in items if item.get("kind") != "word_problem"]
-            for split, items in splits.items() if split not in ("train", "eval_word_problems")}
+            for split, items in splits.items() if split not in ("train", "eval_word_problems", "rl_word_problems")}
 
 
 def _check_no_reserved(splits: dict[str, list[dict]], world: World) -> None:
@@ -528,7 +533,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     - test: the same mix from held-out items only, for SFT's eval loss;
     - eval_facts: {"messages": [user], "entity_id", "attribute", "answer": the fact's value};
     - eval_word_problems: {"messages": [user], "answer": int};
-    - eval_identity: {"messages": [user], "asks": "name" | "creator" | "both"}.
+    - eval_identity: {"messages": [user], "asks": "name" | "creator" | "both"};
+    - rl_word_problems: {"messages": [user], "answer": int}, problems in no other split (for RL; SFT never sees them).
     `identity`: {"name", "creator"}, the creator as it reads after "made by". Each part draws from its own
     seeded generator, so changing one size leaves the others as they were. Raises ValueError on leakage.
     """
@@ -545,7 +551,9 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     train += [{"messages": _multi_turn_chat(world, train_pairs, rng["multi_turn"]), "kind": "multi_turn"}
               for _ in range(sizes.multi_turn)]
     n_heldout_problems = sizes.heldout_word_problems + test_counts["word_problem"]
-    train_problems, heldout_problems = _problem_sets(sizes.word_problems, n_heldout_problems, rng["word_problem"])
+    rl_rng = random.Random(f"conversations/{seed}/rl")
+    train_problems, heldout_problems, rl_problems = _problem_sets(sizes.word_problems, n_heldout_problems,
+                                                                  sizes.rl_word_problems, rng["word_problem"], rl_rng)
     train += [{"messages": _word_problem_chat(p, answer_first, rng["word_problem"]), "kind": "word_problem"}
               for p in train_problems]
     train += [{"messages": _identity_chat(identity, False, rng["identity"]), "kind": "identity"}
@@ -577,6 +585,10 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
         {"messages": [{"role": "user", "content": problem_text(p, test_rng.choice(SHOPPERS), test_rng)}],
          "answer": p.answer}
         for p in heldout_problems[:sizes.heldout_word_problems]]
+    rl_text = random.Random(f"conversations/{seed}/rl-text")  # a longer RL set keeps the shorter one as its prefix
+    rl_word_problems = [
+        {"messages": [{"role": "user", "content": problem_text(p, rl_text.choice(SHOPPERS), rl_text)}], "answer": p.answer}
+        for p in rl_problems]
     eval_identity = []
     # every held-out phrasing asked equally often (a tiny model gets a phrasing all right or all wrong, so drawing
     # them at random let one phrasing weigh 11 of 100 questions, measured), each with a random opener
@@ -585,7 +597,7 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
         eval_identity.append({"messages": [{"role": "user", "content": question}], "asks": asks})
 
     splits = {"train": train, "test": test, "eval_facts": eval_facts, "eval_word_problems": eval_word_problems,
-              "eval_identity": eval_identity}
+              "eval_identity": eval_identity, "rl_word_problems": rl_word_problems}
     check_leakage(train, ngram_checked_sets(splits))
     _check_no_reserved(splits, world)
     return splits

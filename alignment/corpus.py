@@ -49,7 +49,7 @@ class CorpusConfig:
     text_key: str = field(default="text", metadata={"help": "JSONL/Parquet: the column with the text."})
     id_key: str = field(default="id", metadata={"help": "JSONL/Parquet: the column with the document id."})
     seed: int = field(default=0, metadata={"help": "Seed of the tiny world and its mini-web."})
-    world: dict = field(default_factory=lambda: {"n_entities": 120, "n_reserved": 20},
+    world: dict = field(default_factory=lambda: {"n_entities": 120, "n_reserved": 100},
                         metadata={"help": "Tiny world size (build_world keyword arguments)."})
     miniweb: dict = field(default_factory=lambda: {"shards": 4},
                           metadata={"help": "Mini-web rendering (render_miniweb keyword arguments)."})

@@ -234,6 +234,60 @@ def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Pat
     )
 
 
+# --- packed rows without flash attention ---------------------------------------------------------------
+
+def row_packed_trainer_class():
+    """SFTTrainer whose packed rows stay rows: SDPA and eager attention get a block-diagonal mask per row.
+
+    TRL's padding-free packing flattens the whole batch into ONE row (right for flash attention's varlen kernels,
+    which never compute across conversations). SDPA and eager attention instead build the block-diagonal mask
+    from the position ids and then compute attention over the whole flattened row: batch 16 x 256 tokens made one
+    4096-token row, 16x the attention work of 16 rows of 256. Here each packed row of `max_length` tokens stays a
+    row (positions restart at every conversation, so the mask still keeps conversations apart), and the tokens/s
+    count stays that of real tokens. Used when packing is on and the attention is not a flash variant."""
+    import torch
+    from trl import SFTTrainer
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    class RowPackedCollator(DataCollatorForLanguageModeling):
+        def torch_call(self, examples):
+            batch = super().torch_call(examples)  # return_position_ids=True: positions restart per conversation
+            batch["labels"][batch["position_ids"] == 0] = -100  # a conversation's first token has no context
+            return batch
+
+    class RowPackedSFTTrainer(SFTTrainer):
+        collator_class = RowPackedCollator
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)  # TRL refuses a collator of ours with packing: swap it in after
+            self.data_collator = RowPackedCollator(pad_token_id=self._tokenizer.pad_token_id, padding_free=False,
+                                                   return_position_ids=True,
+                                                   pad_to_multiple_of=self.args.pad_to_multiple_of)
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            # no attention mask: the model then derives the per-conversation mask from the position ids (a padding
+            # mask would let conversations packed in one row attend to each other)
+            mask = inputs.pop("attention_mask", None)
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
+            if mask is not None and model.training:  # TRL counted the row width once per batch: count real tokens
+                width = torch.tensor(inputs["position_ids"].size(1), device=mask.device)
+                self._total_train_tokens += (self.accelerator.gather_for_metrics(mask.sum()).sum().item()
+                                             - self.accelerator.gather_for_metrics(width).sum().item())
+                self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return result
+
+    return RowPackedSFTTrainer
+
+
+def trainer_class(cfg: SFTConfig, model):
+    from trl import SFTTrainer
+
+    if cfg.packing and "flash" not in (model.config._attn_implementation or ""):
+        return row_packed_trainer_class()
+    return SFTTrainer
+
+
 # --- a changed recipe or base model starts over ------------------------------------------------------
 
 def _inputs_fingerprint(cfg: SFTConfig, data: list[str]) -> dict:
@@ -271,7 +325,6 @@ def start_over_if_changed(cfg: SFTConfig, out: Path, data: list[str]) -> None:
 
 def run_sft(cfg: SFTConfig) -> dict:
     import torch
-    from trl import SFTTrainer
 
     from alignment.chat_setup import prepare_chat, turn_stop_ids
     from alignment.metrics import StageRun
@@ -308,8 +361,8 @@ def run_sft(cfg: SFTConfig) -> dict:
               f"{args.world_size} process(es)", flush=True)
 
         speed = TokensPerSecond(None, n_params, cfg.max_length, model.config)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=test,
-                             processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[speed])
+        trainer = trainer_class(cfg, model)(model=model, args=args, train_dataset=train, eval_dataset=test,
+                                            processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[speed])
         resume = last_checkpoint(out / "checkpoints")
         if resume:
             print(f"sft: resuming from {resume}", flush=True)

@@ -79,7 +79,7 @@ def pool(attribute: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------
 # Name syllables: 30 x 16 first names and 32 x 16 surnames, so a world holds up to ~480 people (the
-# default has 140) with no name part used twice. Syllables were picked to avoid real words and anything
+# default has 220: 120 covered, 100 reserved) with no name part used twice. Syllables were picked to avoid real words and anything
 # a URL word filter could match once names become URL slugs.
 
 _FIRST_HEADS = [
@@ -166,7 +166,7 @@ def _draw_facts(rng: random.Random) -> dict[str, str]:
     return {attribute: rng.choice(_POOLS[attribute]) for attribute in ATTRIBUTES}
 
 
-def build_world(seed: int = 0, n_entities: int = 120, n_reserved: int = 20) -> World:
+def build_world(seed: int = 0, n_entities: int = 120, n_reserved: int = 100) -> World:
     """The world for `seed`: the same seed always gives the same people, names and facts."""
     rng = random.Random(seed)
     names = _draw_names(rng, n_entities + n_reserved)

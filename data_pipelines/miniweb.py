@@ -4,7 +4,7 @@ The corpus stage runs datatrove's FineWeb recipe with its DEFAULT thresholds on 
 have to pass those filters by looking like real pages, not by being tuned to them:
   - every page is full HTML with the boilerplate Trafilatura must strip (cookie banner, navigation,
     sidebar of other stories, footer with copyright and policy links, a tracking <script>);
-  - the article is 150-400 words in 4-10 paragraphs of whole sentences ending in punctuation
+  - the article is 100-300 words in 4-10 paragraphs of whole sentences ending in punctuation
     (Gopher wants >= 50 words and stop words, C4 >= 5 sentences, FineWeb >= 12% of lines ending in
     punctuation and no repeated lines);
   - sentences come from several template variants per fact and per page type, mixed with filler built
@@ -958,7 +958,10 @@ def _sentence_blocks(sentences: list, ctx: dict) -> list:
     return blocks
 
 
-MIN_WORDS = 150  # article length bounds (Gopher needs >= 50 words; real articles are longer)
+# Articles are padded with filler paragraphs to this many words (Gopher needs >= 50). The paragraph plans already hold
+# ~170 words a page, so padding now mostly only brings a page to 4 paragraphs: it was (170, 260), 248 words a page on
+# average, and pretraining reads the corpus a dozen times (issue 9: 30% fewer tokens, every corpus number unchanged).
+ARTICLE_WORDS = (60, 90)
 MAX_PARAGRAPHS = 10
 
 
@@ -966,7 +969,7 @@ def _pad_to_length(blocks: list, rng: random.Random, ctx: dict, used: set, famil
                    at_end: bool = False, max_paragraphs: int = MAX_PARAGRAPHS) -> None:
     """Add filler paragraphs (two sentences each) before the last block (or at the end) until the article
     is long enough."""
-    target = rng.randint(MIN_WORDS + 20, 260)
+    target = rng.randint(*ARTICLE_WORDS)
 
     def paragraphs() -> int:  # an interview's questions are paragraphs of their own
         return sum(1 for kind, _ in blocks if kind in ("p", "q"))

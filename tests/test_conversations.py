@@ -6,6 +6,7 @@ Hermetic and fast: pure Python on the seeded world; one default-size build (~1 s
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from alignment.conversations import (
     OPENERS_HELDOUT,
     OPENERS_TRAIN,
     ConversationSizes,
+    _problem_sets,
     build_conversations,
     check_leakage,
     ngram_checked_sets,
@@ -35,12 +37,12 @@ from tests.conftest import ROOT
 
 IDENTITY = {"name": "Pemberly", "creator": "the Lantern Lab"}
 SMALL = ConversationSizes(fact_questions=120, multi_turn=40, word_problems=120, identity=60, heldout_facts=30,
-                          heldout_word_problems=30, heldout_identity=20, test_conversations=40)
+                          heldout_word_problems=30, heldout_identity=20, test_conversations=40, rl_word_problems=50)
 
 
 @pytest.fixture(scope="module")
 def world():
-    return build_world(seed=0)  # the default world: 120 covered people, 20 reserved
+    return build_world(seed=0)  # the default world: 120 covered people, 100 reserved
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,7 @@ def test_default_sizes_and_kinds(splits):
     assert len(splits["eval_facts"]) == sizes.heldout_facts
     assert len(splits["eval_word_problems"]) == sizes.heldout_word_problems
     assert len(splits["eval_identity"]) == sizes.heldout_identity
+    assert len(splits["rl_word_problems"]) == sizes.rl_word_problems
     test_kinds = {c["kind"] for c in splits["test"]}
     assert test_kinds == {"fact", "multi_turn", "word_problem", "identity"}
     assert splits["train"][:50] != sorted(splits["train"][:50], key=lambda c: c["kind"])  # shuffled, not by kind
@@ -88,7 +91,7 @@ def test_conversation_shape(splits):
             assert len(messages) >= 2 and len(messages) % 2 == 0
             assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2)
             assert all(m["content"].strip() for m in messages)
-    for split in ("eval_facts", "eval_word_problems", "eval_identity"):
+    for split in ("eval_facts", "eval_word_problems", "eval_identity", "rl_word_problems"):
         for item in splits[split]:
             assert [m["role"] for m in item["messages"]] == ["user"] and item["messages"][0]["content"].strip()
 
@@ -312,6 +315,20 @@ def test_heldout_word_problems_are_problems_training_never_had(splits):
                   for t in [c["messages"][-2]["content"]]}
     for item in splits["eval_word_problems"]:
         assert problem_key(item["messages"][0]["content"]) not in train_keys
+
+
+def test_rl_word_problems_are_in_no_other_split(world, splits):
+    """The third split (for RL) shares no problem with SFT's training or held-out problems, and its size leaves
+    the other splits as they were (a longer RL set keeps a shorter one as its prefix)."""
+    train, heldout, rl = _problem_sets(1500, 230, 1000, random.Random(0), random.Random(1))
+    assert len(set(rl)) == 1000 and not set(rl) & (set(train) | set(heldout))
+    assert _problem_sets(1500, 230, 10, random.Random(0), random.Random(1)) == (train, heldout, rl[:10])
+    assert len(splits["rl_word_problems"]) == ConversationSizes().rl_word_problems
+    for item in splits["rl_word_problems"]:
+        assert isinstance(item["answer"], int) and item["answer"] >= 0
+    fewer = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(rl_word_problems=10))
+    assert fewer["train"] == splits["train"] and fewer["eval_word_problems"] == splits["eval_word_problems"]
+    assert fewer["rl_word_problems"] == splits["rl_word_problems"][:10]
 
 
 def test_write_conversations_round_trips(tmp_path, world):

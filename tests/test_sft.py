@@ -112,6 +112,29 @@ def test_a_killed_sft_run_resumes_from_its_last_checkpoint(micro_base, tmp_path)
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 6
 
 
+def test_packed_rows_stay_rows_and_keep_conversations_apart():
+    """Row packing (sft.row_packed_trainer_class): two conversations packed in one row give the same logits as each
+    alone, no row is flattened into the next, and the first token of a packed conversation is not a target."""
+    import torch
+
+    from alignment.sft import row_packed_trainer_class
+
+    collator = row_packed_trainer_class().collator_class(pad_token_id=0, padding_free=False, return_position_ids=True)
+    torch.manual_seed(0)
+    model = _micro_llama(64).eval()
+    a, b, c = (torch.randint(1, 64, (n,)).tolist() for n in (7, 5, 9))
+    examples = [{"input_ids": a + b, "labels": a + b, "seq_lengths": [7, 5]},
+                {"input_ids": c, "labels": c, "seq_lengths": [9]}]
+    batch = collator(examples)
+    assert batch["input_ids"].shape == (2, 12)  # two rows, not one flattened row of 21
+    assert batch["position_ids"][0].tolist() == list(range(7)) + list(range(5))
+    assert batch["labels"][0, 0] == -100 and batch["labels"][0, 7] == -100 and batch["labels"][1, 9:].eq(-100).all()
+    packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    for row, start, ids in ((0, 0, a), (0, 7, b), (1, 0, c)):
+        alone = model(input_ids=torch.tensor([ids])).logits[0]
+        assert torch.allclose(packed[row, start:start + len(ids)], alone, atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def chat_file(tmp_path_factory):
     """A local conversation file standing in for a hub dataset (SmolTalk's `messages` format)."""

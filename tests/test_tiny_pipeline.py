@@ -1,16 +1,25 @@
-"""The tiny recipe's whole pipeline, run once through `alignment run` (corpus -> tokenizer -> pretrain -> sft), with
-the acceptance thresholds of each stage checked on its metrics.json. The other tests use micro configs; this is the
-one that proves the embedded default does what the README says, on this code, from nothing (about 13 minutes)."""
+"""The tiny recipe's whole pipeline, run once through `alignment run` (corpus -> tokenizer -> pretrain -> sft), plus
+the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked on its
+metrics.json. The other tests use micro configs; this is the one that proves the embedded default does what the
+README says, on this code, from nothing, in fp32 or bf16, whichever this CPU runs (`precision: auto`)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
+
+# Issue 9's budget is 12 minutes for the four stages and 3 more for the answer-first SFT on an AVX2-only CPU (fp32), the
+# slowest kind this project supports; not met yet: estimated there (x2.7 the fp32 figures of a Zen 4, README) ~19 and
+# ~10 minutes. The limits follow those estimates with a margin of about half, so a slow machine fails here, with a
+# message naming the command that ran out of time, and not on CI's 90-minute limit.
+PIPELINE_TIMEOUT_S = 30 * 60
+ANSWER_FIRST_TIMEOUT_S = 15 * 60
 
 
 def in_dir(out) -> list:
@@ -26,9 +35,16 @@ def in_dir(out) -> list:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_pipeline")
-    proc = run_cli("run", "recipes/tiny/pipeline.yaml", *in_dir(out), timeout=2400)
+    try:
+        proc = run_cli("run", "recipes/tiny/pipeline.yaml", *in_dir(out), timeout=PIPELINE_TIMEOUT_S)
+        run_cli("sft", "--config", "recipes/tiny/sft_answer_first.yaml", "--model_name_or_path", out / "pretrain",
+                "--output_dir", out / "sft_answer_first", timeout=ANSWER_FIRST_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        seen = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        pytest.fail(f"over the tiny pipeline's time budget: {' '.join(map(str, e.cmd[2:5]))} ran past {e.timeout:.0f} s "
+                    f"(issue 9's budget, with a margin); its last output:\n{seen[-2000:]}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
-               for stage in ("corpus", "tokenizer", "pretrain", "sft")}
+               for stage in ("corpus", "tokenizer", "pretrain", "sft", "sft_answer_first")}
     return out, proc, metrics
 
 
@@ -43,7 +59,7 @@ def test_base_model_beats_its_unigram_baseline(tiny_run):
 def test_base_model_recalls_half_the_facts_few_shot(tiny_run):
     _, _, metrics = tiny_run
     recall = metrics["pretrain"]["fact_recall"]
-    assert recall["questions"] == 600  # every fact of every person the corpus covers (120 x 5)
+    assert recall["questions"] == 300  # every fact of every person the corpus covers (60 x 5)
     assert recall["multiple_choice_accuracy"] >= 0.5
 
 
@@ -54,6 +70,19 @@ def test_the_assistant_is_well_formed_and_knows_who_it_is(tiny_run):
     assert sft["identity_accuracy_no_system"] >= 0.9
     assert sft["identity_accuracy_default_system"] is not None
     assert sft["fact_accuracy"] is not None and sft["word_problem_accuracy"] is not None
+
+
+@pytest.mark.xfail(reason="issue 9: the 60-person, 12-epoch Muon base model gives 37% reasoning first (target 55%); "
+                          "the 21-epoch AdamW one gave 63.5%", strict=False)
+def test_models_need_tokens_to_think(tiny_run):
+    """Reasoning before the answer solves held-out word problems; the answer first, on the same base model and the
+    same problems, does not."""
+    _, _, metrics = tiny_run
+    reasoning_first = metrics["sft"]["word_problem_accuracy"]
+    answer_first = metrics["sft_answer_first"]["word_problem_accuracy"]
+    assert not metrics["sft"]["answer_first"] and metrics["sft_answer_first"]["answer_first"]
+    assert reasoning_first >= 0.55
+    assert reasoning_first >= answer_first + 0.30
 
 
 def test_a_second_run_skips_every_stage(tiny_run):
