@@ -95,3 +95,11 @@ class MuonWithAdamW(torch.optim.Optimizer):
                     p.addcdiv_(state["exp_avg"], corrected_sq.sqrt_().add_(group["eps"]),
                                value=-lr / (1 - beta1 ** state["step"]))
         return loss
+
+
+def muon_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float,
+                   bf16_iteration: bool) -> MuonWithAdamW:
+    """The optimizer a stage gets with `muon: true`. `bf16_iteration`: Newton-Schulz in bf16, for bf16 runs on
+    hardware with native bf16 only (pretrain.native_bf16_run); emulated bf16 would cost ~100x fp32's time."""
+    return MuonWithAdamW(model, lr=learning_rate, weight_decay=weight_decay,
+                         ns_dtype=torch.bfloat16 if bf16_iteration else torch.float32)

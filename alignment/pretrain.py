@@ -80,6 +80,13 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def native_bf16_run(precision: str) -> bool:
+    """A bf16 run on hardware that has bf16 natively (a GPU, or a CPU with avx512_bf16/AMX)."""
+    import torch
+
+    return precision == "bf16" and (torch.cuda.is_available() or cpu_has_native_bf16())
+
+
 def resolve_precision(choice: str) -> str:
     """An explicit recipe value wins (with a warning where bf16 would be emulated); auto follows the hardware."""
     import torch
@@ -262,18 +269,6 @@ def trainer_settings(cfg, out: Path, precision: str) -> dict:
     )
 
 
-def muon_optimizer(model, cfg, precision: str):
-    """Muon + AdamW (alignment/muon.py); Newton-Schulz in bf16 only in a bf16 run on hardware that has it natively
-    (emulated bf16 is ~100x slower than fp32)."""
-    import torch
-
-    from alignment.muon import MuonWithAdamW
-
-    native = torch.cuda.is_available() or cpu_has_native_bf16()
-    return MuonWithAdamW(model, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                         ns_dtype=torch.bfloat16 if precision == "bf16" and native else torch.float32)
-
-
 def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
     """The Trainer's settings for this stage (benchmarks/pretrain.py times exactly these)."""
     from transformers import TrainingArguments
@@ -289,6 +284,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     from transformers import AutoTokenizer, Trainer
 
     from alignment.metrics import StageRun
+    from alignment.muon import muon_optimizer
     from alignment.training_logs import (LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint,
                                          last_logged)
 
@@ -327,7 +323,8 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         trainer = Trainer(
             model=model, args=args, train_dataset=train, eval_dataset=validation,
             callbacks=[speed, SampleContinuations(tokenizer, cfg.sample_prompts)],
-            optimizers=(muon_optimizer(model, cfg, precision) if cfg.muon else None, None),
+            optimizers=(muon_optimizer(model, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision))
+                        if cfg.muon else None, None),
         )
         resume = last_checkpoint(out / "checkpoints")
         if resume:

@@ -66,6 +66,8 @@ class SFTConfig:
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "transformers scheduler name."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
+    muon: bool = field(default=False, metadata={
+        "help": "Muon for the hidden matrices (AdamW for embeddings and norms, one learning rate: alignment/muon.py)."})
     gradient_checkpointing: bool = field(default=False, metadata={
         "help": "Recompute activations (TRL's default is on: memory for ~30% speed; off for tiny models)."})
     precision: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs and bf16 CPUs), bf16 or fp32."})
@@ -328,7 +330,8 @@ def run_sft(cfg: SFTConfig) -> dict:
 
     from alignment.chat_setup import prepare_chat, turn_stop_ids
     from alignment.metrics import StageRun
-    from alignment.pretrain import resolve_precision
+    from alignment.muon import muon_optimizer
+    from alignment.pretrain import native_bf16_run, resolve_precision
     from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint, last_logged
 
     out = Path(cfg.output_dir)
@@ -362,7 +365,10 @@ def run_sft(cfg: SFTConfig) -> dict:
 
         speed = TokensPerSecond(None, n_params, cfg.max_length, model.config)
         trainer = trainer_class(cfg, model)(model=model, args=args, train_dataset=train, eval_dataset=test,
-                                            processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[speed])
+                                            processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[speed],
+                                            optimizers=(muon_optimizer(model, cfg.learning_rate, cfg.weight_decay,
+                                                                       native_bf16_run(precision))
+                                                        if cfg.muon else None, None))
         resume = last_checkpoint(out / "checkpoints")
         if resume:
             print(f"sft: resuming from {resume}", flush=True)

@@ -15,11 +15,11 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 # Issue 9's budget is 12 minutes for the four stages and 3 more for the answer-first SFT on an AVX2-only CPU (fp32), the
-# slowest kind this project supports; not met yet: estimated there (x2.7 the fp32 figures of a Zen 4, README) ~19 and
-# ~10 minutes. The limits follow those estimates with a margin of about half, so a slow machine fails here, with a
+# slowest kind this project supports; not met yet: estimated there (x2.7 the fp32 figures of a Zen 4, README) ~21 and
+# ~12 minutes. The limits follow those estimates with a margin of about half, so a slow machine fails here, with a
 # message naming the command that ran out of time, and not on CI's 90-minute limit.
-PIPELINE_TIMEOUT_S = 30 * 60
-ANSWER_FIRST_TIMEOUT_S = 15 * 60
+PIPELINE_TIMEOUT_S = 32 * 60
+ANSWER_FIRST_TIMEOUT_S = 18 * 60
 
 
 def in_dir(out) -> list:
@@ -72,8 +72,6 @@ def test_the_assistant_is_well_formed_and_knows_who_it_is(tiny_run):
     assert sft["fact_accuracy"] is not None and sft["word_problem_accuracy"] is not None
 
 
-@pytest.mark.xfail(reason="issue 9: the 60-person, 12-epoch Muon base model gives 37% reasoning first (target 55%); "
-                          "the 21-epoch AdamW one gave 63.5%", strict=False)
 def test_models_need_tokens_to_think(tiny_run):
     """Reasoning before the answer solves held-out word problems; the answer first, on the same base model and the
     same problems, does not."""
