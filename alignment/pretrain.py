@@ -306,8 +306,13 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         if len(validation) == 0:
             raise RecipeError(f"validation_fraction: the held-out documents make {len(val_tokens)} tokens, less than "
                               f"one block of {cfg.block_size}: raise validation_fraction or give more documents")
-        # batches drop their remainder (dataloader_drop_last), so a small validation set needs small eval batches
-        args.per_device_eval_batch_size = min(cfg.per_device_train_batch_size, len(validation))
+        # batches drop their remainder (dataloader_drop_last), so a small validation set needs small eval batches: each
+        # of the processes must get a whole one (3 blocks on 2 processes in batches of 3 gave no eval loss at all)
+        per_process = len(validation) // args.world_size
+        args.per_device_eval_batch_size = max(1, min(cfg.per_device_train_batch_size, per_process))
+        if len(validation) < args.world_size:
+            raise RecipeError(f"validation_fraction: the held-out documents make {len(validation)} blocks of "
+                              f"{cfg.block_size} tokens, fewer than the {args.world_size} processes: raise it")
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, tokenizer)
         n_params = sum(p.numel() for p in model.parameters())

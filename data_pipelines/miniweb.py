@@ -1333,7 +1333,8 @@ def _foreign_page(person: Person, language: str, date: datetime, rng: random.Ran
 # ===================================================================================================
 # Spam: what quality filters exist for. Each kind trips at least one default FineWeb-recipe filter:
 # soup and SEO text repeat the same n-grams (Gopher repetition), repeated lines repeat lines (Gopher,
-# FineWeb), link farms and symbol pages have no sentences (Trafilatura, Gopher, C4, FineWeb).
+# FineWeb), link farms and symbol pages have no sentences (Trafilatura, Gopher, C4, FineWeb), and stubs are too
+# short to be documents (Gopher quality).
 
 SPAM_DOMAINS = ["best-deals-outlet.example.net", "cheap-price-finder.example.com", "top-discount-world.example.net",
                 "mega-sale-hub.example.com"]
@@ -1341,7 +1342,7 @@ SPAM_PRODUCTS = ["watches", "sneakers", "phone cases", "headphones", "sunglasses
                  "jackets"]
 SPAM_PHRASES = ["cheap {p}", "best price", "buy {p} online", "cheap deals", "best {p}", "discount {p}", "{p} sale",
                 "lowest price", "free shipping", "top {p} outlet"]
-SPAM_KINDS = ["keyword_soup", "repeated_lines", "link_farm", "symbols", "seo_text"]
+SPAM_KINDS = ["keyword_soup", "repeated_lines", "link_farm", "symbols", "seo_text", "stub"]
 
 
 def _spam_body(kind: str, product: str, rng: random.Random) -> tuple[str, str]:
@@ -1368,6 +1369,14 @@ def _spam_body(kind: str, product: str, rng: random.Random) -> tuple[str, str]:
                                                                                                    "SALE", "NOW"])
                  for _ in range(rng.randint(20, 35))]
         return title, "".join(f"<p>{line}</p>" for line in lines)
+    if kind == "stub":  # a placeholder page: clean English, far too short to be a document (Gopher's 50 words)
+        opening = rng.choice([f"Our new {product} store is coming soon, with the best prices in town.",
+                              f"This page about {product} is being updated and will be back shortly.",
+                              f"The {product} you were looking for are sold out for now."])
+        closing = rng.choice(["Sign up below and we will tell you the day it opens.",
+                              "Thank you for your patience, and please check back next week.",
+                              "Follow us to hear about new stock before anyone else."])
+        return f"Coming soon: {product}", f"<p>{opening}</p><p>{closing}</p>"
     # seo_text: grammatical sentences, the same few again and again
     sentences = [f"Cheap {product} are the best {product} you can buy online.",
                  f"Buy cheap {product} online today and get the best cheap {product} deals.",

@@ -41,8 +41,9 @@ def tiny_run(tmp_path_factory):
                 "--output_dir", out / "sft_answer_first", timeout=ANSWER_FIRST_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
         seen = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-        pytest.fail(f"over the tiny pipeline's time budget: {' '.join(map(str, e.cmd[2:5]))} ran past {e.timeout:.0f} s "
-                    f"(issue 9's budget, with a margin); its last output:\n{seen[-2000:]}")
+        command = " ".join(map(str, e.cmd[2:5]))
+        pytest.fail(f"over the tiny pipeline's time budget: {command} ran past {e.timeout:.0f} s (issue 9's budget, "
+                    f"with a margin); its last output:\n{seen[-2000:]}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
                for stage in ("corpus", "tokenizer", "pretrain", "sft", "sft_answer_first")}
     return out, proc, metrics
