@@ -30,7 +30,7 @@ demo: install
 	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
 	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
 	@echo; echo "--- a short chat with the tiny assistant (alignment chat --model runs/tiny/sft) ---"
-	@for q in "Who are you?" "Who made you?" "Where was Wenmora Tobock born?" \
+	@for q in "Who are you?" "Who made you?" "Where was Wenmora Branowind born?" \
 	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?"; do \
 	    echo "user> $$q"; printf "assistant> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
 
