@@ -80,18 +80,33 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def native_bf16_run(precision: str) -> bool:
-    """A bf16 run on hardware that has bf16 natively (a GPU, or a CPU with avx512_bf16/AMX)."""
+def hardware_has_bf16() -> bool:
+    """A GPU, or a CPU with avx512_bf16/AMX: bf16 runs natively (elsewhere torch emulates it, ~100x slower)."""
     import torch
 
-    return precision == "bf16" and (torch.cuda.is_available() or cpu_has_native_bf16())
+    return torch.cuda.is_available() or cpu_has_native_bf16()
+
+
+def native_bf16_run(precision: str) -> bool:
+    """A bf16 run on hardware that has bf16 natively."""
+    return precision == "bf16" and hardware_has_bf16()
+
+
+def trainer_optimizers(model, cfg, precision: str) -> tuple:
+    """The Trainer's `optimizers` for a stage's recipe: Muon + AdamW with `muon: true` (alignment/muon.py, the
+    Newton-Schulz iteration in bf16 only in a native bf16 run), else (None, None): the Trainer's own AdamW."""
+    if not cfg.muon:
+        return None, None
+    from alignment.muon import muon_optimizer
+
+    return muon_optimizer(model, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision)), None
 
 
 def resolve_precision(choice: str) -> str:
     """An explicit recipe value wins (with a warning where bf16 would be emulated); auto follows the hardware."""
     import torch
 
-    if choice == "bf16" and not torch.cuda.is_available() and not cpu_has_native_bf16():
+    if choice == "bf16" and not hardware_has_bf16():
         print("warning: precision: bf16 on a CPU without native bf16 (no avx512_bf16 / amx_bf16): torch emulates it, "
               "~100x slower than fp32 (0.7 vs 66 GFLOP/s for a 1024x1024 matmul on an AVX2-only EPYC); "
               "precision: auto picks fp32 here", file=sys.stderr, flush=True)
@@ -284,7 +299,6 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
     from transformers import AutoTokenizer, Trainer
 
     from alignment.metrics import StageRun
-    from alignment.muon import muon_optimizer
     from alignment.training_logs import (LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint,
                                          last_logged)
 
@@ -308,11 +322,10 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
                               f"one block of {cfg.block_size}: raise validation_fraction or give more documents")
         # batches drop their remainder (dataloader_drop_last), so a small validation set needs small eval batches: each
         # of the processes must get a whole one (3 blocks on 2 processes in batches of 3 gave no eval loss at all)
-        per_process = len(validation) // args.world_size
-        args.per_device_eval_batch_size = max(1, min(cfg.per_device_train_batch_size, per_process))
         if len(validation) < args.world_size:
             raise RecipeError(f"validation_fraction: the held-out documents make {len(validation)} blocks of "
                               f"{cfg.block_size} tokens, fewer than the {args.world_size} processes: raise it")
+        args.per_device_eval_batch_size = min(cfg.per_device_train_batch_size, len(validation) // args.world_size)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, tokenizer)
         n_params = sum(p.numel() for p in model.parameters())
@@ -328,8 +341,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
         trainer = Trainer(
             model=model, args=args, train_dataset=train, eval_dataset=validation,
             callbacks=[speed, SampleContinuations(tokenizer, cfg.sample_prompts)],
-            optimizers=(muon_optimizer(model, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision))
-                        if cfg.muon else None, None),
+            optimizers=trainer_optimizers(model, cfg, precision),
         )
         resume = last_checkpoint(out / "checkpoints")
         if resume:

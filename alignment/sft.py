@@ -216,6 +216,17 @@ def lora_config(cfg: SFTConfig):
                       modules_to_save=cfg.lora_modules_to_save, bias="none")
 
 
+def training_template_file(chat, folder: Path) -> Path | None:
+    """The template TRL computes the loss with, written as the file trl_config hands it; None when there is no
+    separate training variant (the inference template serves)."""
+    if chat.training_template is None or chat.training_template == chat.inference_template:
+        return None
+    path = folder / "chat_template_training.jinja"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(chat.training_template, encoding="utf-8")
+    return path
+
+
 def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Path | None, has_eval: bool):
     from trl import SFTConfig as TrlSFTConfig
 
@@ -330,8 +341,7 @@ def run_sft(cfg: SFTConfig) -> dict:
 
     from alignment.chat_setup import prepare_chat, turn_stop_ids
     from alignment.metrics import StageRun
-    from alignment.muon import muon_optimizer
-    from alignment.pretrain import native_bf16_run, resolve_precision
+    from alignment.pretrain import resolve_precision, trainer_optimizers
     from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint, last_logged
 
     out = Path(cfg.output_dir)
@@ -346,11 +356,7 @@ def run_sft(cfg: SFTConfig) -> dict:
         stops = turn_stop_ids(model, tokenizer)
         model.generation_config.eos_token_id = stops
         model.generation_config.pad_token_id = tokenizer.pad_token_id
-        training_template = None
-        if chat.training_template is not None and chat.training_template != chat.inference_template:
-            training_template = out / "work" / "chat_template_training.jinja"
-            training_template.parent.mkdir(parents=True, exist_ok=True)
-            training_template.write_text(chat.training_template, encoding="utf-8")
+        training_template = training_template_file(chat, out / "work")
         args = trl_config(cfg, out, precision, training_template, has_eval=test is not None)
         # rank 0 decides whether the checkpoints are still good before any process looks for one to resume
         with args.main_process_first(desc="check the checkpoints"):
@@ -366,9 +372,7 @@ def run_sft(cfg: SFTConfig) -> dict:
         speed = TokensPerSecond(None, n_params, cfg.max_length, model.config)
         trainer = trainer_class(cfg, model)(model=model, args=args, train_dataset=train, eval_dataset=test,
                                             processing_class=tokenizer, peft_config=lora_config(cfg), callbacks=[speed],
-                                            optimizers=(muon_optimizer(model, cfg.learning_rate, cfg.weight_decay,
-                                                                       native_bf16_run(precision))
-                                                        if cfg.muon else None, None))
+                                            optimizers=trainer_optimizers(model, cfg, precision))
         resume = last_checkpoint(out / "checkpoints")
         if resume:
             print(f"sft: resuming from {resume}", flush=True)

@@ -79,8 +79,8 @@ def pool(attribute: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------------
 # Name syllables: 30 x 16 first names and 32 x 16 surnames, so a world holds up to ~480 people (the
-# default has 220: 120 covered, 100 reserved) with no name part used twice. Syllables were picked to avoid real words and anything
-# a URL word filter could match once names become URL slugs.
+# default has 220: 120 covered, 100 reserved) with no name part used twice. Syllables were picked to
+# avoid real words and anything a URL word filter could match once names become URL slugs.
 
 _FIRST_HEADS = [
     "Vel", "Mor", "Tal", "Ris", "Or", "Bel", "Quen", "Sil", "Dar", "En", "Lir", "Fen", "Ys", "Cor",

@@ -8,8 +8,9 @@ per precision; each round's speed comes from its median step time, and we print 
 median ratio (ours / plain; target >= 0.95, i.e. <= 5% overhead).
 It also measures this machine's own matmul peak (fp32, and bf16 where the hardware has it: GPUs, CPUs with
 avx512_bf16/AMX) and prints the training FLOP/s as a share of it; a CPU without native bf16 emulates it at
-~0.7 GFLOP/s (~100x below fp32, an AVX2-only EPYC), so there bf16 is neither measured nor trained; on a GPU it prints MFU against the device's datasheet peak (alignment/training_logs.py), and by
-default runs a ~125M-parameter model there.
+~0.7 GFLOP/s (~100x below fp32, an AVX2-only EPYC), so there bf16 is neither measured nor trained; on a GPU
+it prints MFU against the device's datasheet peak (alignment/training_logs.py), and by default runs a
+~125M-parameter model there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+def native_precisions(requested: list[str] | None) -> list[str]:
+    """The precisions to measure: those asked for (default fp32, and bf16 where it is native), never emulated bf16."""
+    from alignment.pretrain import hardware_has_bf16
+
+    native = hardware_has_bf16()
+    if requested is None:
+        return ["fp32", "bf16"] if native else ["fp32"]
+    if "bf16" in requested and not native:
+        print("bf16: skipped: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 in /proc/cpuinfo); emulated bf16 "
+              "matmuls run ~100x slower than fp32, so neither its peak nor a training run would finish in minutes")
+    return [p for p in requested if p == "fp32" or native]
+
+
+def measured_peaks(precisions: list[str]) -> dict[str, float]:
+    """This device's matmul peak (FLOP/s) for each precision, printed on one line."""
+    import torch
+
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    peaks = {precision: matmul_peak(dtypes[precision]) for precision in precisions}
+    print("matmul peak measured here: " + ", ".join(f"{p} {peak / 1e9:.0f} GFLOP/s" for p, peak in peaks.items()))
+    return peaks
 
 
 def matmul_peak(dtype, size: int = 2048, repeats: int = 20) -> float:
@@ -147,7 +171,7 @@ def main() -> None:
     import torch
     import yaml
 
-    from alignment.pretrain import PretrainConfig, cpu_has_native_bf16
+    from alignment.pretrain import PretrainConfig
     from alignment.training_logs import device_peak_flops, flops_per_token
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -157,13 +181,7 @@ def main() -> None:
                         help="default: fp32, and bf16 where it is native")
     parser.add_argument("--gpu_model_size", choices=["tiny", "125m"], default="125m")
     args = parser.parse_args()
-    native_bf16 = torch.cuda.is_available() or cpu_has_native_bf16()
-    if args.precisions is None:
-        args.precisions = ["fp32", "bf16"] if native_bf16 else ["fp32"]
-    elif "bf16" in args.precisions and not native_bf16:
-        print("bf16: skipped: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 in /proc/cpuinfo); emulated bf16 "
-              "matmuls run ~100x slower than fp32, so neither its peak nor a training run would finish in minutes")
-        args.precisions = [p for p in args.precisions if p != "bf16"]
+    args.precisions = native_precisions(args.precisions)
 
     recipe = yaml.safe_load((ROOT / "recipes" / "tiny" / "pretrain.yaml").read_text())
     cfg = PretrainConfig(**{k: v for k, v in recipe.items() if k in PretrainConfig.__dataclass_fields__})
@@ -183,9 +201,7 @@ def main() -> None:
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     print(f"{device}, {torch.get_num_threads()} threads; model {n_params / 1e6:.2f} M parameters, batch "
           f"{cfg.per_device_train_batch_size} x {cfg.block_size} tokens, {args.steps} timed steps per loop")
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    peaks = {precision: matmul_peak(dtypes[precision]) for precision in args.precisions}
-    print("matmul peak measured here: " + ", ".join(f"{p} {peak / 1e9:.0f} GFLOP/s" for p, peak in peaks.items()))
+    peaks = measured_peaks(args.precisions)
     datasheet = device_peak_flops()
     for precision in args.precisions:
         rates = {"ours": [], "plain": []}

@@ -28,29 +28,24 @@ sys.path.insert(0, str(ROOT))
 
 def build_trainer(cfg, out: Path, precision: str, steps: int):
     """The stage's trainer, built as run_sft builds it (data, chat template, TRL config, trainer class, optimizer)."""
+    import torch
+
     from alignment.chat_setup import prepare_chat
-    from alignment.muon import muon_optimizer
-    from alignment.pretrain import native_bf16_run
-    from alignment.sft import load_model, training_data, trainer_class, trl_config
+    from alignment.pretrain import trainer_optimizers
+    from alignment.sft import load_model, training_data, trainer_class, training_template_file, trl_config
 
     train, _, _, _, _ = training_data(cfg, out)
     model, tokenizer = load_model(cfg, precision)
     chat = prepare_chat(model, tokenizer, cfg.model_name_or_path, cfg.chat_template)
-    template = None
-    if chat.training_template is not None and chat.training_template != chat.inference_template:
-        template = out / "chat_template_training.jinja"
-        template.write_text(chat.training_template, encoding="utf-8")
+    template = training_template_file(chat, out)
     cfg.max_steps, cfg.logging_steps, cfg.save_steps, cfg.eval_steps = steps + 1, 10**9, 10**9, 10**9
     args = trl_config(cfg, out, precision, template, has_eval=False)
     args.save_strategy, args.disable_tqdm = "no", True
     plain_model = copy.deepcopy(model)
 
-    def optimizer_for(m):
-        import torch
-
-        if cfg.muon:
-            return muon_optimizer(m, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision))
-        return torch.optim.AdamW(m.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    def optimizer_for(m):  # the same for both loops: the recipe's Muon, else plain AdamW
+        muon, _ = trainer_optimizers(m, cfg, precision)
+        return muon or torch.optim.AdamW(m.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
 
     trainer = trainer_class(cfg, model)(model=model, args=args, train_dataset=train, processing_class=tokenizer,
                                         optimizers=(optimizer_for(model), None))
@@ -110,10 +105,9 @@ def main() -> None:
     import torch
     import yaml
 
-    from alignment.pretrain import cpu_has_native_bf16
     from alignment.sft import SFTConfig
     from alignment.training_logs import flops_per_token
-    from benchmarks.pretrain import matmul_peak
+    from benchmarks.pretrain import measured_peaks, native_precisions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="runs/tiny/pretrain", help="base model dir (the pretrain stage's)")
@@ -122,12 +116,7 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"],
                         help="default: fp32, and bf16 where it is native")
     args = parser.parse_args()
-    native_bf16 = torch.cuda.is_available() or cpu_has_native_bf16()
-    if args.precisions is None:
-        args.precisions = ["fp32", "bf16"] if native_bf16 else ["fp32"]
-    elif "bf16" in args.precisions and not native_bf16:
-        print("bf16: skipped: this CPU has no native bf16; emulated bf16 runs ~100x slower than fp32")
-        args.precisions = [p for p in args.precisions if p != "bf16"]
+    args.precisions = native_precisions(args.precisions)
     if not Path(args.model).is_dir():
         sys.exit(f"--model: {args.model} not found (run `alignment run recipes/tiny/pipeline.yaml --until pretrain`)")
 
@@ -142,9 +131,7 @@ def main() -> None:
     print(f"{torch.get_num_threads()} threads; {args.model}: {n_params / 1e6:.2f} M parameters; packed rows of "
           f"{cfg.max_length}, batch {cfg.per_device_train_batch_size}, {'Muon' if cfg.muon else 'AdamW'}; "
           f"{args.steps} timed steps per loop")
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    peaks = {p: matmul_peak(dtypes[p]) for p in args.precisions}
-    print("matmul peak measured here: " + ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s" for p, v in peaks.items()))
+    peaks = measured_peaks(args.precisions)
     for precision in args.precisions:
         rates = {"ours": [], "plain": []}
         for round_ in range(args.rounds):
