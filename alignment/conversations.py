@@ -60,6 +60,7 @@ class ConversationSizes:
     fact_questions: int = 1500  # ~3 phrasings of each of the 480 train pairs of the default 120-person world
     multi_turn: int = 500
     word_problems: int = 1500
+    arithmetic: int = 0  # drills of the solutions' sums and differences ("What is 6 + 27?"), no held-out split
     identity: int = 1200  # 400 left identity at 82% on unseen phrasings, 800 at 80-92% (measured)
     heldout_facts: int = 200  # more than the 120 held-out pairs: each pair is asked once before any twice
     heldout_word_problems: int = 200
@@ -207,8 +208,7 @@ SHOPPERS = [
     ("Felix", "he"), ("Rosa", "she"), ("Milo", "he"), ("Ida", "she"), ("Otto", "he"), ("Wren", "she"),
     ("Bruno", "he"), ("Clara", "she"), ("Kofi", "he"), ("Freya", "she"), ("Nils", "he"), ("Yara", "she"),
 ]
-# (what the problem says, what the reasoning calls them): the short names are all different, so the reasoning
-# line "3 jars cost 3 x 7 = 21 coins." always says which item it is about.
+# (what the problem says, its short name in the problem's "The jars cost ..." wording)
 ITEMS = [
     ("loaves of bread", "loaves"), ("jars of honey", "jars"), ("apples", "apples"), ("pears", "pears"),
     ("candles", "candles"), ("bars of soap", "bars"), ("bottles of milk", "bottles"), ("eggs", "eggs"),
@@ -274,12 +274,17 @@ def problem_text(problem: Problem, shopper: tuple[str, str], rng: random.Random)
 
 
 def solution_text(problem: Problem, answer_first: bool = False) -> str:
-    """The worked solution: one product per item, the sum, the change; "The answer is N." last (or first)."""
-    steps = [f"{q} {ITEMS[i][1]} cost {q} x {p} = {q * p} coins." for i, q, p in problem.lines]
+    """The worked solution: one product per item, the sum, the change; "The answer is N." last (or first).
+
+    Bare arithmetic, one step per sentence ("2 x 9 = 18."): the numbers are what the model has to get right, and the
+    tiny tokenizer (trained on the corpus, which never sells anything) spends 3 tokens on "coins" and 4 on
+    "Together". "3 jars cost 3 x 7 = 21 coins. ... Together 21 + 8 = 29 coins." took 93 tokens a solution, this
+    form ~50: word problems are 60% of the SFT tokens, and on the AVX2 kind of CPU every token counts (issue 9)."""
+    steps = [f"{q} x {p} = {q * p}." for _, q, p in problem.lines]
     products = [q * p for _, q, p in problem.lines]
-    steps.append(f"Together {' + '.join(map(str, products))} = {problem.total} coins.")
+    steps.append(f"{' + '.join(map(str, products))} = {problem.total}.")
     if problem.note is not None:
-        steps.append(f"The change is {problem.note} - {problem.total} = {problem.answer} coins.")
+        steps.append(f"{problem.note} - {problem.total} = {problem.answer}.")
     reasoning, answer = " ".join(steps), f"The answer is {problem.answer}."
     return f"{answer}\n{reasoning}" if answer_first else f"{reasoning}\n{answer}"
 
@@ -299,27 +304,53 @@ def final_answer(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _problem_sets(n_train: int, n_heldout: int, n_rl: int, rng: random.Random,
-                  rl_rng: random.Random) -> tuple[list[Problem], list[Problem], list[Problem]]:
+def _problem_sets(n_train: int, n_heldout: int, n_rl: int, rng: random.Random, rl_rng: random.Random,
+                  n_test: int = 0, test_rng: random.Random | None = None
+                  ) -> tuple[list[Problem], list[Problem], list[Problem]]:
     """(train, held-out, rl): distinct problems, no problem in two sets, whoever the shopper and whatever the wording.
-    The RL set is drawn last, from its own generator, so its size leaves the other two (and their wordings) as
-    they are."""
+    Held-out is the n_heldout measured problems, then n_test for the eval-loss split. The test and RL problems are
+    drawn after the training ones, each from its own generator: their counts leave the training problems (and their
+    wordings) as they are, so a recipe with only word problems (sft_answer_first.yaml) trains on the same ones."""
     heldout: list[Problem] = []
     train: list[Problem] = []
+    test: list[Problem] = []
     rl: list[Problem] = []
     seen: set[Problem] = set()
-    for target, count, draw in ((heldout, n_heldout, rng), (train, n_train, rng), (rl, n_rl, rl_rng)):
+    for target, count, draw in ((heldout, n_heldout, rng), (train, n_train, rng), (test, n_test, test_rng),
+                                (rl, n_rl, rl_rng)):
         while len(target) < count:  # 14 x 13 item pairs x 4^2 quantities x 9^2 prices: ~236k problems, no stalls
             problem = _draw_problem(draw)
             if problem not in seen:
                 seen.add(problem)
                 target.append(problem)
-    return train, heldout, rl
+    return train, heldout + test, rl
 
 
 def _word_problem_chat(problem: Problem, answer_first: bool, rng: random.Random) -> list[dict]:
     return [{"role": "user", "content": problem_text(problem, rng.choice(SHOPPERS), rng)},
             {"role": "assistant", "content": solution_text(problem, answer_first)}]
+
+
+ARITHMETIC_SUMS = ["What is {a} + {b}?", "How much is {a} + {b}?", "Add {a} and {b}.", "{a} + {b} = ?"]
+ARITHMETIC_DIFFERENCES = ["What is {a} - {b}?", "How much is {a} - {b}?", "Take {b} from {a}.", "{a} - {b} = ?"]
+
+
+def _arithmetic_chat(rng: random.Random) -> list[dict]:
+    """A drill of the step the word problems get wrong: the sum of two of their products, or a note minus such a
+    sum, answered as their solutions write it ("6 + 27 = 33."). On the tiny model 95 of 200 held-out solutions had a
+    wrong sum, 7 a wrong product (measured): sums of two-digit numbers are learnt from examples, and a drill is ~40
+    tokens where a word problem is ~125. The sums are those of the problems' ~27 x 27 product pairs, which the
+    training problems mostly contain already: drills repeat facts the word problems teach, at a third of the cost."""
+    products = [rng.choice(QUANTITIES) * rng.choice(PRICES) for _ in range(2)]
+    total = sum(products)
+    if rng.random() < CHANGE_SHARE:
+        note = rng.choice([note for note in NOTES if note >= total])
+        a, b, question = note, total, rng.choice(ARITHMETIC_DIFFERENCES)
+        answer = f"{a} - {b} = {a - b}."
+    else:
+        a, b, question = products[0], products[1], rng.choice(ARITHMETIC_SUMS)
+        answer = f"{a} + {b} = {total}."
+    return [{"role": "user", "content": question.format(a=a, b=b)}, {"role": "assistant", "content": answer}]
 
 
 # ===================================================================================================
@@ -529,8 +560,9 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
                         sizes: ConversationSizes | None = None, system_share: float = 0.3) -> dict[str, list[dict]]:
     """All splits for `seed`, each a list of items with "messages" (role/content dicts):
 
-    - train: {"messages", "kind"} conversations (kind: fact, multi_turn, word_problem, identity), shuffled;
-    - test: the same mix from held-out items only, for SFT's eval loss;
+    - train: {"messages", "kind"} conversations (kind: fact, multi_turn, word_problem, identity, arithmetic), shuffled;
+    - test: the same mix from held-out items only, for SFT's eval loss (no arithmetic drills: there are too few
+      sums to hold any out);
     - eval_facts: {"messages": [user], "entity_id", "attribute", "answer": the fact's value};
     - eval_word_problems: {"messages": [user], "answer": int};
     - eval_identity: {"messages": [user], "asks": "name" | "creator" | "both"};
@@ -541,7 +573,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
     rng = {part: random.Random(f"conversations/{seed}/{part}")
-           for part in ("fact", "multi_turn", "word_problem", "identity", "system", "test", "shuffle")}
+           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "system", "test",
+                                                "shuffle")}
     train_pairs, heldout_pairs = split_fact_pairs(world, seed)
     test_counts = _test_counts(sizes)
 
@@ -550,14 +583,16 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
              for pair in _cycle(train_pairs, sizes.fact_questions, rng["fact"])]
     train += [{"messages": _multi_turn_chat(world, train_pairs, rng["multi_turn"]), "kind": "multi_turn"}
               for _ in range(sizes.multi_turn)]
-    n_heldout_problems = sizes.heldout_word_problems + test_counts["word_problem"]
-    rl_rng = random.Random(f"conversations/{seed}/rl")
-    train_problems, heldout_problems, rl_problems = _problem_sets(sizes.word_problems, n_heldout_problems,
-                                                                  sizes.rl_word_problems, rng["word_problem"], rl_rng)
+    train_problems, heldout_problems, rl_problems = _problem_sets(
+        sizes.word_problems, sizes.heldout_word_problems, sizes.rl_word_problems, rng["word_problem"],
+        random.Random(f"conversations/{seed}/rl"), test_counts["word_problem"],
+        random.Random(f"conversations/{seed}/word_problem_test"))
     train += [{"messages": _word_problem_chat(p, answer_first, rng["word_problem"]), "kind": "word_problem"}
               for p in train_problems]
     train += [{"messages": _identity_chat(identity, False, rng["identity"]), "kind": "identity"}
               for _ in range(sizes.identity)]
+    train += [{"messages": _arithmetic_chat(rng["arithmetic"]), "kind": "arithmetic"}
+              for _ in range(sizes.arithmetic)]
     for conversation in train:
         conversation["messages"] = _with_system(conversation["messages"], system, system_share, rng["system"])
     rng["shuffle"].shuffle(train)
@@ -581,8 +616,9 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
         entity = world.entity(entity_id)
         eval_facts.append({"messages": [{"role": "user", "content": fact_question(entity, attribute, test_rng)}],
                            "entity_id": entity_id, "attribute": attribute, "answer": entity.facts[attribute]})
+    eval_text = random.Random(f"conversations/{seed}/eval_word_problems")  # the same questions whatever else is asked
     eval_word_problems = [
-        {"messages": [{"role": "user", "content": problem_text(p, test_rng.choice(SHOPPERS), test_rng)}],
+        {"messages": [{"role": "user", "content": problem_text(p, eval_text.choice(SHOPPERS), eval_text)}],
          "answer": p.answer}
         for p in heldout_problems[:sizes.heldout_word_problems]]
     rl_text = random.Random(f"conversations/{seed}/rl-text")  # a longer RL set keeps the shorter one as its prefix

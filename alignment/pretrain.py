@@ -50,6 +50,8 @@ class PretrainConfig:
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
     muon: bool = field(default=False, metadata={
         "help": "Muon for the hidden matrices (AdamW for embeddings and norms, one learning rate: alignment/muon.py)."})
+    muon_ns_steps: int = field(default=5, metadata={
+        "help": "Newton-Schulz iterations per Muon update (5 as Keller Jordan; each costs ~3 matmuls per matrix)."})
     precision: str = field(default="auto", metadata={
         "help": "auto (bf16 on GPUs and CPUs with native bf16, else fp32), bf16 or fp32."})
     logging_steps: int = field(default=10, metadata={"help": "Log loss and tokens/s every N steps."})
@@ -99,7 +101,8 @@ def trainer_optimizers(model, cfg, precision: str) -> tuple:
         return None, None
     from alignment.muon import muon_optimizer
 
-    return muon_optimizer(model, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision)), None
+    return muon_optimizer(model, cfg.learning_rate, cfg.weight_decay, native_bf16_run(precision),
+                          ns_steps=cfg.muon_ns_steps), None
 
 
 def resolve_precision(choice: str) -> str:

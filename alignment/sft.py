@@ -68,6 +68,8 @@ class SFTConfig:
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping."})
     muon: bool = field(default=False, metadata={
         "help": "Muon for the hidden matrices (AdamW for embeddings and norms, one learning rate: alignment/muon.py)."})
+    muon_ns_steps: int = field(default=5, metadata={
+        "help": "Newton-Schulz iterations per Muon update (5 as Keller Jordan; each costs ~3 matmuls per matrix)."})
     gradient_checkpointing: bool = field(default=False, metadata={
         "help": "Recompute activations (TRL's default is on: memory for ~30% speed; off for tiny models)."})
     precision: str = field(default="auto", metadata={"help": "auto (bf16 on GPUs and bf16 CPUs), bf16 or fp32."})

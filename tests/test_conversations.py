@@ -26,6 +26,9 @@ from alignment.conversations import (
     check_leakage,
     ngram_checked_sets,
     ITEMS,
+    NOTES,
+    PRICES,
+    QUANTITIES,
     default_system_message,
     fact_answer,
     final_answer,
@@ -179,9 +182,9 @@ def _check_arithmetic(solution: str, question: str) -> int:
     products = [(int(q), int(p), int(r)) for q, p, r in re.findall(r"(\d+) x (\d+) = (\d+)", solution)]
     assert len(products) == 2 and all(q * p == r for q, p, r in products)
     asked = sorted(map(int, re.findall(r"\d+", question)))
-    (a, b, total), = [tuple(map(int, m)) for m in re.findall(r"Together (\d+) \+ (\d+) = (\d+)", solution)]
+    (a, b, total), = [tuple(map(int, m)) for m in re.findall(r"(\d+) \+ (\d+) = (\d+)", solution)]
     assert (a, b) == (products[0][2], products[1][2]) and a + b == total
-    change = re.findall(r"The change is (\d+) - (\d+) = (\d+)", solution)
+    change = re.findall(r"(\d+) - (\d+) = (\d+)", solution)
     expected = total
     if change:
         note, paid, rest = map(int, change[0])
@@ -236,8 +239,8 @@ def test_heldout_word_problems(splits):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("3 jars cost 3 x 7 = 21 coins.\nThe answer is 21.", 21),
-    ("The answer is 26.\n3 loaves cost 3 x 4 = 12 coins.", 26),
+    ("3 x 7 = 21.\nThe answer is 21.", 21),
+    ("The answer is 26.\n3 x 4 = 12.", 26),
     ("The answer is 7. No wait, The answer is 9.", 7),  # the first one counts
     ("The answer is 0.", 0),
     ("The answer is -4.", -4),
@@ -308,8 +311,13 @@ def test_leakage_check_catches_a_planted_leak(splits):
 def test_heldout_word_problems_are_problems_training_never_had(splits):
     """Word problems share the training wordings on purpose; leakage there is the same problem, so no held-out
     question may equal a training question with only the shopper changed."""
-    def problem_key(text: str) -> tuple:
-        return tuple(re.findall(r"\d+", text)), tuple(sorted(i for i, _ in ITEMS if i in text))
+    items = "|".join(re.escape(item) for item, _ in ITEMS)
+
+    def problem_key(text: str) -> tuple:  # the problem itself: (item, quantity) in order, prices in order, note
+        bought = tuple(re.findall(rf"(\d+) ({items})", text))
+        prices = tuple(re.findall(r"(\d+) coins? each", text))
+        assert len(bought) == len(prices) == 2, text
+        return bought, prices, tuple(re.findall(r"(\d+)-coin note", text))
 
     train_keys = {problem_key(t) for c in splits["train"] if c["kind"] == "word_problem"
                   for t in [c["messages"][-2]["content"]]}
@@ -344,3 +352,48 @@ def test_import_is_pure_standard_library():
     code = ("import sys, alignment.conversations; "
             "assert not {'torch', 'transformers', 'datasets', 'datatrove'} & set(sys.modules), 'heavy import'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_arithmetic_drills_are_the_solutions_steps_and_right(world):
+    drills = [c for c in build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=300))["train"]
+              if c["kind"] == "arithmetic"]
+    assert len(drills) == 300
+    products = {q * p for q in QUANTITIES for p in PRICES}
+    kinds = set()
+    for drill in drills:
+        question, answer = drill["messages"][-2]["content"], drill["messages"][-1]["content"]
+        a, op, b, result = re.fullmatch(r"(\d+) ([+-]) (\d+) = (\d+)\.", answer).groups()
+        a, b, result = int(a), int(b), int(result)
+        assert sorted(map(int, re.findall(r"\d+", question))) == sorted([a, b])  # the question's numbers
+        if op == "+":
+            assert a in products and b in products and a + b == result
+        else:
+            assert a in NOTES and a - b == result >= 0
+        kinds.add(op)
+    assert kinds == {"+", "-"}
+    # no drill in the eval-loss split, and adding drills leaves every other conversation as it was
+    with_drills = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=300))
+    without = build_conversations(world, IDENTITY, seed=0)
+    assert all(c["kind"] != "arithmetic" for c in with_drills["test"])
+
+    def others(split):
+        return sorted(json.dumps(c, sort_keys=True) for c in split if c["kind"] != "arithmetic")
+
+    assert others(with_drills["train"]) == others(without["train"]) and with_drills["test"] == without["test"]
+
+
+def test_word_problems_alone_are_the_same_problems(world):
+    """sft_answer_first.yaml trains on word problems and drills only: the same problems as the full mix, and the
+    same held-out questions, so the two SFTs differ in where the answer stands and nothing else that is measured."""
+    full = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=100))
+    alone = build_conversations(world, IDENTITY, seed=0, answer_first=True, sizes=ConversationSizes(
+        fact_questions=0, multi_turn=0, identity=0, heldout_facts=0, heldout_identity=0, arithmetic=100))
+
+    def questions(split, kind):
+        return sorted(c["messages"][-2]["content"] for c in split if c["kind"] == kind)
+
+    assert {c["kind"] for c in alone["train"]} == {"word_problem", "arithmetic"}
+    for kind in ("word_problem", "arithmetic"):
+        assert questions(alone["train"], kind) == questions(full["train"], kind)
+    assert alone["eval_word_problems"] == full["eval_word_problems"]
+    assert not alone["eval_facts"] and not alone["eval_identity"]
