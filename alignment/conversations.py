@@ -55,7 +55,8 @@ NGRAM = 8  # word n-gram length of the leakage check
 
 @dataclass
 class ConversationSizes:
-    """How many items of each kind; the defaults give ~3900 training conversations (~3 minutes of tiny SFT)."""
+    """How many items of each kind; the defaults (sized for the default 120-person world) give 4,700 training
+    conversations. The tiny recipe sets its own (recipes/tiny/sft.yaml)."""
 
     fact_questions: int = 1500  # ~3 phrasings of each of the 480 train pairs of the default 120-person world
     multi_turn: int = 500

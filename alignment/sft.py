@@ -448,10 +448,13 @@ def _print_summary(record: dict, out: Path) -> None:
     print(f"\nsft: eval loss {record['eval_loss']}, train loss {record['train_loss']}, {record['epochs']} epochs, "
           f"{record['tokens_per_second']}")
     if "well_formed_rate" in record:
+        def shown(key: str):  # a recipe without identity or fact conversations measures neither
+            return "not measured" if record[key] is None else record[key]
+
         print(f"  well-formed replies {record['well_formed_rate']} (target >= 0.95); identity without a system "
-              f"message {record['identity_accuracy_no_system']} (target >= 0.9), with the default one "
-              f"{record['identity_accuracy_default_system']}")
-        print(f"  held-out facts {record['fact_accuracy']}; word problems {record['word_problem_accuracy']} "
+              f"message {shown('identity_accuracy_no_system')} (target >= 0.9), with the default one "
+              f"{shown('identity_accuracy_default_system')}")
+        print(f"  held-out facts {shown('fact_accuracy')}; word problems {shown('word_problem_accuracy')} "
               f"({'answer first' if record['answer_first'] else 'reasoning first'})")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
