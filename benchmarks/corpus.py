@@ -1,6 +1,7 @@
 """Speed and memory of `alignment corpus` against a bare datatrove pipeline with the same blocks.
 
-    python benchmarks/corpus.py [--repeats 5] [--tasks 4] [--workers 2]
+    python benchmarks/corpus.py [--repeats 5] [--tasks 4] [--workers 2] [--shards 4]
+    python benchmarks/corpus.py --shards 1 --bare_tasks 1   # one WARC file, the bare pipeline one task a stage
 
 Both run as separate processes on the same mini-web crawl (rendered once), interleaved `--repeats`
 times, the order swapped each round (whichever runs first in a pair was seen to pay ~10% on these
@@ -94,6 +95,10 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=3.0, help="seconds between runs, for the last one's processes to go")
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--shards", type=int, default=None,
+                        help="WARC files the crawl is written as (default: the recipe's, 4)")
+    parser.add_argument("--bare_tasks", type=int, default=None,
+                        help="tasks of the bare pipeline (default: --tasks; a datatrove user with one file runs 1)")
     parser.add_argument("--bare", nargs=2, metavar=("INPUT_DIR", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -107,14 +112,15 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench_corpus_"))
     recipe = yaml.safe_load(RECIPE.read_text())
-    render_miniweb(build_world(seed=recipe["seed"], **recipe["world"]), work / "crawl", seed=recipe["seed"],
-                   **recipe["miniweb"])
+    miniweb = {**recipe["miniweb"], **({"shards": args.shards} if args.shards else {})}
+    render_miniweb(build_world(seed=recipe["seed"], **recipe["world"]), work / "crawl", seed=recipe["seed"], **miniweb)
     warc_dir = work / "crawl" / "warc"
     files = sorted(warc_dir.glob("*.warc.gz"))
     records = sum(1 for line in open(work / "crawl" / "ground_truth.jsonl"))
     megabytes = sum(len(gzip.open(f).read()) for f in files) / 1e6
+    bare_tasks = args.bare_tasks or args.tasks
     print(f"input: {records} WARC records, {megabytes:.1f} MB uncompressed in {len(files)} files; "
-          f"tasks={args.tasks} workers={args.workers}")
+          f"tasks={args.tasks} (bare: {bare_tasks}) workers={args.workers}")
 
     results = {"ours": [], "bare": []}
     for i in range(args.repeats):
@@ -126,7 +132,7 @@ def main() -> None:
                        str(warc_dir), "--output_dir", str(out), "--tasks", str(args.tasks),
                        "--workers", str(args.workers)]
             else:
-                cmd = [sys.executable, __file__, "--bare", str(warc_dir), str(out), "--tasks", str(args.tasks),
+                cmd = [sys.executable, __file__, "--bare", str(warc_dir), str(out), "--tasks", str(bare_tasks),
                        "--workers", str(args.workers)]
             seconds, peak = timed(cmd)
             results[name].append((seconds, peak))

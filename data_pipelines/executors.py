@@ -18,11 +18,24 @@ from alignment.recipe import RecipeError
 MANAGED = {"pipeline", "tasks", "workers", "depends", "logging_dir", "skip_completed", "job_name"}
 
 
+def _local_executor_class():
+    from datatrove.executor import LocalPipelineExecutor
+
+    class LocalExecutor(LocalPipelineExecutor):
+        """datatrove's local executor, which pickles itself (its `depends` chain included) into its worker
+        processes. A one-worker stage runs in this process and leaves its blocks loaded (a fastText model cannot be
+        pickled), so a later stage with a pool of workers failed to start (one input file: the filter stage gets one
+        task, the buckets stage 14). The workers only run ranks; launching the dependencies is this process's job."""
+
+        def __getstate__(self):
+            return {**self.__dict__, "depends": None}
+
+    return LocalExecutor
+
+
 def executor_class(kind: str):
     if kind == "local":
-        from datatrove.executor import LocalPipelineExecutor
-
-        return LocalPipelineExecutor
+        return _local_executor_class()
     if kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 

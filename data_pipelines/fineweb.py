@@ -164,8 +164,10 @@ class IntermediateReader(JsonlReader):
         yield from super().run(data, rank, world_size)
 
 
-def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") -> list[tuple[str, list, int]]:
-    """-> [(stage name, pipeline blocks, tasks)] in run order; each depends on the one before.
+def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc",
+                 tasks: int | None = None) -> list[tuple[str, list, int]]:
+    """-> [(stage name, pipeline blocks, tasks)] in run order; each depends on the one before. `tasks`: of the
+    stages that read files (cfg.tasks unless given; run_corpus gives no more than there are input files).
 
     Trafilatura turns HTML into text, so it runs on WARC input only: JSONL and Parquet inputs hold text
     that was already extracted (FineWeb's own files, a previous run's documents/).
@@ -183,9 +185,10 @@ def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") 
     filters = [b for b in (build_block(n, getattr(cfg, n), removed) for n in names) if b is not None]
     formatters = [b for b in (build_block(n, getattr(cfg, n), None) for n in FORMATTER_BLOCKS) if b is not None]
     writer = JsonlWriter(str(layout.documents))
+    tasks = tasks or cfg.tasks
 
     if cfg.minhash is False:
-        return [("filter", [reader, *filters, *formatters, writer], cfg.tasks)]
+        return [("filter", [reader, *filters, *formatters, writer], tasks)]
 
     mh = minhash_config({} if cfg.minhash is True else cfg.minhash)
     signatures, buckets, remove_ids = (layout.minhash / s for s in ("signatures", "buckets", "remove_ids"))
@@ -195,10 +198,10 @@ def build_stages(cfg, reader, layout: CorpusLayout, input_format: str = "warc") 
 
     dedup_removed = JsonlWriter(str(layout.removed / "minhash")) if removed else None
     return [
-        ("filter", [reader, *filters, JsonlWriter(str(layout.filtered))], cfg.tasks),
-        ("signatures", [filtered_reader(), MinhashDedupSignature(str(signatures), config=mh)], cfg.tasks),
+        ("filter", [reader, *filters, JsonlWriter(str(layout.filtered))], tasks),
+        ("signatures", [filtered_reader(), MinhashDedupSignature(str(signatures), config=mh)], tasks),
         ("buckets", [MinhashDedupBuckets(str(signatures), str(buckets), config=mh)], mh.num_buckets),
         ("clusters", [MinhashDedupCluster(str(buckets), str(remove_ids), config=mh)], 1),
         ("dedup_pii", [filtered_reader(), MinhashDedupFilter(str(remove_ids), exclusion_writer=dedup_removed),
-                       *formatters, writer], cfg.tasks),
+                       *formatters, writer], tasks),
     ]

@@ -100,3 +100,20 @@ def test_a_changed_recipe_starts_over_instead_of_keeping_stale_tasks(clean_docs,
     changed = run_cli(*args, "--gopher_quality.min_doc_words", "1000000")
     assert "the recipe changed since the last run" in changed.stdout and "gopher_quality" in changed.stdout
     assert json.loads((out / "stats.json").read_text())["documents_out"] == 0
+
+
+def test_one_file_gets_one_task_a_stage(clean_docs, tmp_path):
+    """datatrove gives each task whole files: with 4 tasks and one file, three would read nothing and still start,
+    load their blocks and write empty shards at every stage."""
+    folder = tmp_path / "input"
+    folder.mkdir()
+    with open(folder / "docs.jsonl", "w") as f:
+        f.writelines(json.dumps({"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]}) + "\n"
+                     for d in clean_docs)
+    out = tmp_path / "out"
+    proc = run_cli("corpus", "--config", "recipes/tiny/corpus.yaml", "--input", folder, "--output_dir", out,
+                   "--url_filter", "false", "--tasks", "4", "--workers", "2")
+    assert "1 task(s) (one per input file)" in proc.stdout
+    for stage in ("1_filter", "2_signatures", "5_dedup_pii"):
+        assert [p.name for p in (out / "logs" / stage / "completions").iterdir()] == ["00000"]
+    assert json.loads((out / "stats.json").read_text())["documents_out"] >= 0.9 * len(clean_docs)
