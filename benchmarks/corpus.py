@@ -1,7 +1,11 @@
 """Speed and memory of `alignment corpus` against a bare datatrove pipeline with the same blocks.
 
     python benchmarks/corpus.py [--repeats 5] [--tasks 4] [--workers 2] [--shards 4]
-    python benchmarks/corpus.py --shards 1 --bare_tasks 1   # one WARC file, the bare pipeline one task a stage
+    python benchmarks/corpus.py --shards 1 --bare_tasks 1 --bare_workers 1   # one WARC file, bare: one task a stage
+
+(datatrove's local executor cannot run a one-worker stage before a stage with a pool of workers: the pool pickles the
+executor with its dependencies, whose blocks the one-worker stage loaded in the parent process, a fastText model
+among them; data_pipelines/executors.py works around it, the bare pipeline runs every stage with one worker.)
 
 Both run as separate processes on the same mini-web crawl (rendered once), interleaved `--repeats`
 times, the order swapped each round (whichever runs first in a pair was seen to pay ~10% on these
@@ -99,6 +103,7 @@ def main() -> None:
                         help="WARC files the crawl is written as (default: the recipe's, 4)")
     parser.add_argument("--bare_tasks", type=int, default=None,
                         help="tasks of the bare pipeline (default: --tasks; a datatrove user with one file runs 1)")
+    parser.add_argument("--bare_workers", type=int, default=None, help="workers of the bare pipeline (default: --workers)")
     parser.add_argument("--bare", nargs=2, metavar=("INPUT_DIR", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -118,9 +123,9 @@ def main() -> None:
     files = sorted(warc_dir.glob("*.warc.gz"))
     records = sum(1 for line in open(work / "crawl" / "ground_truth.jsonl"))
     megabytes = sum(len(gzip.open(f).read()) for f in files) / 1e6
-    bare_tasks = args.bare_tasks or args.tasks
+    bare_tasks, bare_workers = args.bare_tasks or args.tasks, args.bare_workers or args.workers
     print(f"input: {records} WARC records, {megabytes:.1f} MB uncompressed in {len(files)} files; "
-          f"tasks={args.tasks} (bare: {bare_tasks}) workers={args.workers}")
+          f"tasks={args.tasks} workers={args.workers} (bare: {bare_tasks} and {bare_workers})")
 
     results = {"ours": [], "bare": []}
     for i in range(args.repeats):
@@ -133,7 +138,7 @@ def main() -> None:
                        "--workers", str(args.workers)]
             else:
                 cmd = [sys.executable, __file__, "--bare", str(warc_dir), str(out), "--tasks", str(bare_tasks),
-                       "--workers", str(args.workers)]
+                       "--workers", str(bare_workers)]
             seconds, peak = timed(cmd)
             results[name].append((seconds, peak))
             print(f"  run {i} {name:<4} {seconds:6.1f} s  {records / seconds:6.1f} docs/s  "

@@ -18,24 +18,11 @@ from alignment.recipe import RecipeError
 MANAGED = {"pipeline", "tasks", "workers", "depends", "logging_dir", "skip_completed", "job_name"}
 
 
-def _local_executor_class():
-    from datatrove.executor import LocalPipelineExecutor
-
-    class LocalExecutor(LocalPipelineExecutor):
-        """datatrove's local executor, which pickles itself (its `depends` chain included) into its worker
-        processes. A one-worker stage runs in this process and leaves its blocks loaded (a fastText model cannot be
-        pickled), so a later stage with a pool of workers failed to start (one input file: the filter stage gets one
-        task, the buckets stage 14). The workers only run ranks; launching the dependencies is this process's job."""
-
-        def __getstate__(self):
-            return {**self.__dict__, "depends": None}
-
-    return LocalExecutor
-
-
 def executor_class(kind: str):
     if kind == "local":
-        return _local_executor_class()
+        from datatrove.executor import LocalPipelineExecutor
+
+        return LocalPipelineExecutor
     if kind == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
@@ -86,7 +73,12 @@ def build_executors(stages: list[tuple[str, list, int]], kind: str, workers: int
             kwargs["job_name"] = f"corpus_{name}"
             kwargs.setdefault("workers", workers)
         else:
-            kwargs["workers"] = min(workers, tasks)
+            # A stage of one task still runs in a worker process where the recipe has workers to spare. datatrove runs
+            # a one-worker stage in this process, which then holds its blocks' data (the URL filter's block lists,
+            # 0.6 GB of small objects) to the end: one WARC file took 32 s so, 20-22 s in a worker (this Zen 4).
+            # And a later stage's pool pickles the executor with its dependencies, whose blocks then hold a loaded
+            # fastText model, which cannot be pickled: the run failed at the buckets stage.
+            kwargs["workers"] = min(workers, max(tasks, 2))
         previous = cls(**kwargs)
         executors.append(previous)
     return executors
