@@ -83,12 +83,15 @@ def test_broken_records_are_counted_and_the_rest_survives(clean_docs, tmp_path):
     assert [d["metadata"]["url"] for d in kept] == ["http://ok.example.com/a"]
 
 
-def test_a_changed_recipe_starts_over_instead_of_keeping_stale_tasks(clean_docs, tmp_path):
-    folder = tmp_path / "input"
+def _one_jsonl_file(docs, folder):
     folder.mkdir()
     with open(folder / "docs.jsonl", "w") as f:
-        f.writelines(json.dumps({"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]}) + "\n"
-                     for d in clean_docs)
+        f.writelines(json.dumps({"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]}) + "\n" for d in docs)
+    return folder
+
+
+def test_a_changed_recipe_starts_over_instead_of_keeping_stale_tasks(clean_docs, tmp_path):
+    folder = _one_jsonl_file(clean_docs, tmp_path / "input")
     out = tmp_path / "out"
     args = ["corpus", "--config", "recipes/tiny/corpus.yaml", "--input", folder, "--output_dir", out, *FAST]
     run_cli(*args)
@@ -105,11 +108,7 @@ def test_a_changed_recipe_starts_over_instead_of_keeping_stale_tasks(clean_docs,
 def test_one_file_gets_one_task_a_stage(clean_docs, tmp_path):
     """datatrove gives each task whole files: with 4 tasks and one file, three would read nothing and still start,
     load their blocks and write empty shards at every stage."""
-    folder = tmp_path / "input"
-    folder.mkdir()
-    with open(folder / "docs.jsonl", "w") as f:
-        f.writelines(json.dumps({"text": d["text"], "id": d["id"], "url": d["metadata"]["url"]}) + "\n"
-                     for d in clean_docs)
+    folder = _one_jsonl_file(clean_docs, tmp_path / "input")
     out = tmp_path / "out"
     proc = run_cli("corpus", "--config", "recipes/tiny/corpus.yaml", "--input", folder, "--output_dir", out,
                    "--url_filter", "false", "--tasks", "4", "--workers", "2")
