@@ -339,9 +339,10 @@ ARITHMETIC_DIFFERENCES = ["What is {a} - {b}?", "How much is {a} - {b}?", "Take 
 def _arithmetic_chat(rng: random.Random) -> list[dict]:
     """A drill of the step the word problems get wrong: the sum of two of their products, or a note minus such a
     sum, answered as their solutions write it ("6 + 27 = 33."). On the tiny model 95 of 200 held-out solutions had a
-    wrong sum, 7 a wrong product (measured): sums of two-digit numbers are learnt from examples, and a drill is ~40
-    tokens where a word problem is ~125. The sums are those of the problems' ~27 x 27 product pairs, which the
-    training problems mostly contain already: drills repeat facts the word problems teach, at a third of the cost."""
+    wrong sum, 7 a wrong product (measured): sums of two-digit numbers are learnt from examples, and a drill is ~55
+    tokens where a word problem is ~140 (chat markup and the system message in 30% of them included). The sums are
+    those of the problems' ~27 x 27 product pairs, which the training problems mostly contain already: drills repeat
+    facts the word problems teach, at ~40% of the cost."""
     products = [rng.choice(QUANTITIES) * rng.choice(PRICES) for _ in range(2)]
     total = sum(products)
     if rng.random() < CHANGE_SHARE:
@@ -574,8 +575,7 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
     rng = {part: random.Random(f"conversations/{seed}/{part}")
-           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "system", "test",
-                                                "shuffle")}
+           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "system", "test", "shuffle")}
     train_pairs, heldout_pairs = split_fact_pairs(world, seed)
     test_counts = _test_counts(sizes)
 
