@@ -355,8 +355,8 @@ def test_import_is_pure_standard_library():
 
 
 def test_arithmetic_drills_are_the_solutions_steps_and_right(world):
-    drills = [c for c in build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=300))["train"]
-              if c["kind"] == "arithmetic"]
+    with_drills = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=300))
+    drills = [c for c in with_drills["train"] if c["kind"] == "arithmetic"]
     assert len(drills) == 300
     products = {q * p for q in QUANTITIES for p in PRICES}
     kinds = set()
@@ -372,7 +372,6 @@ def test_arithmetic_drills_are_the_solutions_steps_and_right(world):
         kinds.add(op)
     assert kinds == {"+", "-"}
     # no drill in the eval-loss split, and adding drills leaves every other conversation as it was
-    with_drills = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=300))
     without = build_conversations(world, IDENTITY, seed=0)
     assert all(c["kind"] != "arithmetic" for c in with_drills["test"])
 
