@@ -19,11 +19,12 @@ know" stage):
   every step is a one-digit times table fact or a sum below 100 that a tiny model can learn. Models need
   tokens to think: a transformer spends a fixed amount of compute per token, so the default answer writes the
   products and the sum first and "The answer is N." last; `answer_first=True` writes the same lines with the
-  answer on top, for the experiment that shows the difference.
+  answer on top, and `answer_only=True` the answer alone, for the experiment that shows the difference.
+- arithmetic: drills of the sums and differences the solutions write, three to a conversation.
 - identity: who the assistant is ("I am Tinker, an assistant made by the Open Alignment team."). A model has
   no self; its answer to "who are you?" is whatever its data says, so most of these have no system message
-  and the identity has to live in the weights. About 30% of all conversations (every kind) open with the
-  default system message, so the model also learns to take one.
+  and the identity has to live in the weights. A share of all conversations (every kind; `system_share`, 30%
+  by default, 20% in the tiny recipe) open with the default system message, so the model also learns to take one.
 
 Held-out items (the "test" split for SFT's eval loss and the three eval sets) come only from held-out pairs,
 held-out problems and held-out phrasings, and `check_leakage` compares every held-out user message with all
@@ -61,7 +62,7 @@ class ConversationSizes:
     fact_questions: int = 1500  # ~3 phrasings of each of the 480 train pairs of the default 120-person world
     multi_turn: int = 500
     word_problems: int = 1500
-    arithmetic: int = 0  # drills of the solutions' sums and differences ("What is 6 + 27?"), no held-out split
+    arithmetic: int = 0  # conversations of 3 drills of the solutions' sums and differences, no held-out split
     identity: int = 1200  # 400 left identity at 82% on unseen phrasings, 800 at 80-92% (measured)
     heldout_facts: int = 200  # more than the 120 held-out pairs: each pair is asked once before any twice
     heldout_word_problems: int = 200
@@ -274,19 +275,25 @@ def problem_text(problem: Problem, shopper: tuple[str, str], rng: random.Random)
     return f"{rng.choice(PROBLEM_TEMPLATES)} {question}".format(**slots)
 
 
-def solution_text(problem: Problem, answer_first: bool = False) -> str:
-    """The worked solution: one product per item, the sum, the change; "The answer is N." last (or first).
+def solution_text(problem: Problem, answer_first: bool = False, answer_only: bool = False) -> str:
+    """The worked solution: one product per item, the sum, the change; "The answer is N." last (or first, or alone:
+    the direct-answer baseline of chain-of-thought papers, `answer_only`).
 
     Bare arithmetic, one step per sentence ("2 x 9 = 18."): the numbers are what the model has to get right, and the
     tiny tokenizer (trained on the corpus, which never sells anything) spends 3 tokens on "coins" and 4 on
     "Together". "3 jars cost 3 x 7 = 21 coins. ... Together 21 + 8 = 29 coins." took 93 tokens a solution, this
-    form ~50: word problems are 60% of the SFT tokens, and on the AVX2 kind of CPU every token counts (issue 9)."""
+    form ~46: word problems are half of the SFT tokens, and on the AVX2 kind of CPU every token counts (issue 9).
+    The spaces stay: the tokenizer splits off each digit and each space before one, and without them ("2x9=18.",
+    ~35 tokens) 44.5% of the held-out problems came out right where this form gets 76% (sums went wrong: 17 of 40
+    checked solutions, against 9 with the spaces)."""
     steps = [f"{q} x {p} = {q * p}." for _, q, p in problem.lines]
     products = [q * p for _, q, p in problem.lines]
     steps.append(f"{' + '.join(map(str, products))} = {problem.total}.")
     if problem.note is not None:
         steps.append(f"{problem.note} - {problem.total} = {problem.answer}.")
     reasoning, answer = " ".join(steps), f"The answer is {problem.answer}."
+    if answer_only:
+        return answer
     return f"{answer}\n{reasoning}" if answer_first else f"{reasoning}\n{answer}"
 
 
@@ -327,32 +334,38 @@ def _problem_sets(n_train: int, n_heldout: int, n_rl: int, rng: random.Random, r
     return train, heldout + test, rl
 
 
-def _word_problem_chat(problem: Problem, answer_first: bool, rng: random.Random) -> list[dict]:
+def _word_problem_chat(problem: Problem, answer_first: bool, answer_only: bool, rng: random.Random) -> list[dict]:
     return [{"role": "user", "content": problem_text(problem, rng.choice(SHOPPERS), rng)},
-            {"role": "assistant", "content": solution_text(problem, answer_first)}]
+            {"role": "assistant", "content": solution_text(problem, answer_first, answer_only)}]
 
 
-ARITHMETIC_SUMS = ["What is {a} + {b}?", "How much is {a} + {b}?", "Add {a} and {b}.", "{a} + {b} = ?"]
-ARITHMETIC_DIFFERENCES = ["What is {a} - {b}?", "How much is {a} - {b}?", "Take {b} from {a}.", "{a} - {b} = ?"]
+DRILL_QUESTIONS = ["What are {items}?", "Work out {items}.", "Compute {items}.", "How much are {items}?"]
+DRILLS_PER_CONVERSATION = 3
 
 
-def _arithmetic_chat(rng: random.Random) -> list[dict]:
-    """A drill of the step the word problems get wrong: the sum of two of their products, or a note minus such a
-    sum, answered as their solutions write it ("6 + 27 = 33."). On the tiny model 95 of 200 held-out solutions had a
-    wrong sum, 7 a wrong product (measured): sums of two-digit numbers are learnt from examples, and a drill is ~55
-    tokens where a word problem is ~140 (chat markup and the system message in 30% of them included). The sums are
-    those of the problems' ~27 x 27 product pairs, which the training problems mostly contain already: drills repeat
-    facts the word problems teach, at ~40% of the cost."""
+def _drill(rng: random.Random) -> tuple[str, str]:
+    """One step the word problems get wrong: the sum of two of their products, or a note minus such a sum, as
+    (what the user writes, what the solutions write): ("6 + 27", "6 + 27 = 33.")."""
     products = [rng.choice(QUANTITIES) * rng.choice(PRICES) for _ in range(2)]
     total = sum(products)
     if rng.random() < CHANGE_SHARE:
         note = rng.choice([note for note in NOTES if note >= total])
-        a, b, question = note, total, rng.choice(ARITHMETIC_DIFFERENCES)
-        answer = f"{a} - {b} = {a - b}."
-    else:
-        a, b, question = products[0], products[1], rng.choice(ARITHMETIC_SUMS)
-        answer = f"{a} + {b} = {total}."
-    return [{"role": "user", "content": question.format(a=a, b=b)}, {"role": "assistant", "content": answer}]
+        return f"{note} - {total}", f"{note} - {total} = {note - total}."
+    return f"{products[0]} + {products[1]}", f"{products[0]} + {products[1]} = {total}."
+
+
+def _arithmetic_chat(rng: random.Random) -> list[dict]:
+    """Drills of the step the word problems get wrong, three to a conversation ("What are 6 + 27, 12 + 8 and
+    50 - 33?" -> "6 + 27 = 33. 12 + 8 = 20. 50 - 33 = 17."). On the tiny model 95 of 200 held-out solutions had a wrong sum, 7 a wrong
+    product (measured): sums of two-digit numbers are learnt from examples. One drill a conversation cost ~55 tokens
+    a sum, ~36 of them chat markup and system message; three a conversation cost ~28 a sum (76% of the held-out
+    problems right, against 79.5% with 1,500 one-sum conversations: within the noise of 200). The sums are those of
+    the problems' ~27 x 27 product pairs, which the training problems mostly contain already: drills repeat facts
+    the word problems teach, at a fifth of a word problem's tokens per sum."""
+    asked, answers = zip(*(_drill(rng) for _ in range(DRILLS_PER_CONVERSATION)))
+    items = f"{', '.join(asked[:-1])} and {asked[-1]}"
+    return [{"role": "user", "content": rng.choice(DRILL_QUESTIONS).format(items=items)},
+            {"role": "assistant", "content": " ".join(answers)}]
 
 
 # ===================================================================================================
@@ -559,7 +572,8 @@ def _test_counts(sizes: ConversationSizes) -> dict[str, int]:
 
 
 def build_conversations(world: World, identity: dict, seed: int = 0, answer_first: bool = False,
-                        sizes: ConversationSizes | None = None, system_share: float = 0.3) -> dict[str, list[dict]]:
+                        sizes: ConversationSizes | None = None, system_share: float = 0.3,
+                        answer_only: bool = False) -> dict[str, list[dict]]:
     """All splits for `seed`, each a list of items with "messages" (role/content dicts):
 
     - train: {"messages", "kind"} conversations (kind: fact, multi_turn, word_problem, identity, arithmetic), shuffled;
@@ -588,7 +602,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
         sizes.word_problems, sizes.heldout_word_problems, sizes.rl_word_problems, rng["word_problem"],
         random.Random(f"conversations/{seed}/rl"), test_counts["word_problem"],
         random.Random(f"conversations/{seed}/word_problem_test"))
-    train += [{"messages": _word_problem_chat(p, answer_first, rng["word_problem"]), "kind": "word_problem"}
+    train += [{"messages": _word_problem_chat(p, answer_first, answer_only, rng["word_problem"]),
+               "kind": "word_problem"}
               for p in train_problems]
     train += [{"messages": _identity_chat(identity, False, rng["identity"]), "kind": "identity"}
               for _ in range(sizes.identity)]
@@ -604,7 +619,7 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
             for pair in _cycle(heldout_pairs, test_counts["fact"], test_rng)]
     test += [{"messages": _multi_turn_chat(world, heldout_pairs, test_rng), "kind": "multi_turn"}
              for _ in range(test_counts["multi_turn"])]
-    test += [{"messages": _word_problem_chat(p, answer_first, test_rng), "kind": "word_problem"}
+    test += [{"messages": _word_problem_chat(p, answer_first, answer_only, test_rng), "kind": "word_problem"}
              for p in heldout_problems[sizes.heldout_word_problems:]]
     test += [{"messages": _identity_chat(identity, True, test_rng), "kind": "identity"}
              for _ in range(test_counts["identity"])]

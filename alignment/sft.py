@@ -45,6 +45,10 @@ class SFTConfig:
         "help": "The default system message (None: one that states the identity)."})
     answer_first: bool = field(default=False, metadata={
         "help": "Word problems answered before the reasoning (the 'models need tokens to think' experiment)."})
+    answer_only: bool = field(default=False, metadata={
+        "help": "Word problems answered with the answer alone, no worked steps (the direct-answer baseline)."})
+    system_message_share: float = field(default=0.3, metadata={
+        "help": "Share of the tiny world's conversations that open with the default system message."})
     conversation_sizes: dict = field(default_factory=dict, metadata={
         "help": "Overrides of alignment.conversations.ConversationSizes (e.g. {word_problems: 2000})."})
     dataset_mixture: dict | None = field(default=None, metadata={
@@ -101,6 +105,8 @@ class SFTConfig:
             raise RecipeError(f"precision: expected auto, bf16 or fp32, got {self.precision!r}")
         if not {"name", "creator"} <= set(self.identity or {}):
             raise RecipeError(f"identity: expected {{name, creator}}, got {self.identity!r}")
+        if not 0.0 <= self.system_message_share <= 1.0:
+            raise RecipeError(f"system_message_share: expected a share from 0 to 1, got {self.system_message_share}")
         if self.push_to_hub and not self.hub_model_id:
             raise RecipeError("hub_model_id: push_to_hub is true but no hub_model_id (user/name) is set")
         if self.load_in_4bit and not self.use_peft:
@@ -119,7 +125,8 @@ def world_conversations(cfg: SFTConfig, out: Path) -> dict:
     except TypeError as e:
         raise RecipeError(f"conversation_sizes: {e}") from e
     splits = build_conversations(build_world(**cfg.world), identity=cfg.identity, seed=cfg.seed,
-                                 answer_first=cfg.answer_first, sizes=sizes)
+                                 answer_first=cfg.answer_first, answer_only=cfg.answer_only, sizes=sizes,
+                                 system_share=cfg.system_message_share)
     write_conversations(splits, out / "conversations")
     return splits
 
@@ -422,6 +429,7 @@ def run_sft(cfg: SFTConfig) -> dict:
                                                      cfg.eval_max_new_tokens)
             measured.update(assistant)
             measured["answer_first"] = cfg.answer_first
+            measured["answer_only"] = cfg.answer_only
             measured["examples"] = examples
         record = run.write(measured)
     _write_card(cfg, out, record, dataset_names)
@@ -455,8 +463,14 @@ def _print_summary(record: dict, out: Path) -> None:
               f"message {shown('identity_accuracy_no_system')} (target >= 0.9), with the default one "
               f"{shown('identity_accuracy_default_system')}")
         print(f"  held-out facts {shown('fact_accuracy')}; word problems {shown('word_problem_accuracy')} "
-              f"({'answer first' if record['answer_first'] else 'reasoning first'})")
+              f"({_solution_style(record)})")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
+
+
+def _solution_style(record: dict) -> str:
+    if record.get("answer_only"):
+        return "answer only"
+    return "answer first" if record["answer_first"] else "reasoning first"
 
 
 def main(argv: list[str]) -> int:

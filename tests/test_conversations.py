@@ -10,10 +10,12 @@ import random
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from alignment.conversations import (
+    DRILLS_PER_CONVERSATION,
     FACT_QUESTIONS,
     FOLLOW_UPS,
     IDENTITY_HELDOUT,
@@ -362,14 +364,18 @@ def test_arithmetic_drills_are_the_solutions_steps_and_right(world):
     kinds = set()
     for drill in drills:
         question, answer = drill["messages"][-2]["content"], drill["messages"][-1]["content"]
-        a, op, b, result = re.fullmatch(r"(\d+) ([+-]) (\d+) = (\d+)\.", answer).groups()
-        a, b, result = int(a), int(b), int(result)
-        assert sorted(map(int, re.findall(r"\d+", question))) == sorted([a, b])  # the question's numbers
-        if op == "+":
-            assert a in products and b in products and a + b == result
-        else:
-            assert a in NOTES and a - b == result >= 0
-        kinds.add(op)
+        steps = re.findall(r"(\d+) ([+-]) (\d+) = (\d+)\.", answer)
+        # three sums a conversation, written as the solutions write them, in the order asked
+        assert len(steps) == DRILLS_PER_CONVERSATION
+        assert answer == " ".join(f"{a} {op} {b} = {r}." for a, op, b, r in steps)
+        assert re.findall(r"(\d+) ([+-]) (\d+)", question) == [(a, op, b) for a, op, b, _ in steps]
+        for a, op, b, result in steps:
+            a, b, result = int(a), int(b), int(result)
+            if op == "+":
+                assert a in products and b in products and a + b == result
+            else:
+                assert a in NOTES and a - b == result >= 0
+            kinds.add(op)
     assert kinds == {"+", "-"}
     # no drill in the eval-loss split, and adding drills leaves every other conversation as it was
     without = build_conversations(world, IDENTITY, seed=0)
@@ -381,18 +387,27 @@ def test_arithmetic_drills_are_the_solutions_steps_and_right(world):
     assert others(with_drills["train"]) == others(without["train"]) and with_drills["test"] == without["test"]
 
 
-def test_word_problems_alone_are_the_same_problems(world):
-    """sft_answer_first.yaml trains on word problems and drills only: the same problems as the full mix, and the
-    same held-out questions, so the two SFTs differ in where the answer stands and nothing else that is measured."""
-    full = build_conversations(world, IDENTITY, seed=0, sizes=ConversationSizes(arithmetic=100))
-    alone = build_conversations(world, IDENTITY, seed=0, answer_first=True, sizes=ConversationSizes(
-        fact_questions=0, multi_turn=0, identity=0, heldout_facts=0, heldout_identity=0, arithmetic=100))
+def test_word_problems_alone_are_the_same_problems(tmp_path):
+    """sft_answer_first.yaml trains on word problems only, each answered with its answer alone: the same problems as
+    sft.yaml's and the same held-out questions, so the two SFTs differ in the reply and nothing else that is
+    measured."""
+    full, alone = (_recipe_conversations(name, tmp_path) for name in ("sft.yaml", "sft_answer_first.yaml"))
 
-    def questions(split, kind):
-        return sorted(c["messages"][-2]["content"] for c in split if c["kind"] == kind)
+    def problems(split):
+        return sorted((c["messages"][-2]["content"], final_answer(c["messages"][-1]["content"]))
+                      for c in split if c["kind"] == "word_problem")
 
-    assert {c["kind"] for c in alone["train"]} == {"word_problem", "arithmetic"}
-    for kind in ("word_problem", "arithmetic"):
-        assert questions(alone["train"], kind) == questions(full["train"], kind)
+    assert {c["kind"] for c in alone["train"]} == {"word_problem"}
+    assert problems(alone["train"]) == problems(full["train"]) and len(problems(full["train"])) == 1000
+    assert all(re.fullmatch(r"The answer is \d+\.", c["messages"][-1]["content"]) for c in alone["train"])
     assert alone["eval_word_problems"] == full["eval_word_problems"]
     assert not alone["eval_facts"] and not alone["eval_identity"]
+
+
+def _recipe_conversations(recipe: str, tmp_path: Path) -> dict:
+    """The conversations a tiny SFT recipe trains and measures on, built by the sft stage's own code."""
+    from alignment.recipe import parse_recipe
+    from alignment.sft import SFTConfig, world_conversations
+
+    cfg = parse_recipe(SFTConfig, ["--config", str(ROOT / "recipes" / "tiny" / recipe)])
+    return world_conversations(cfg, tmp_path / recipe)

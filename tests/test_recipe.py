@@ -75,6 +75,7 @@ def test_missing_recipe_file():
         (["corpus", "--executor", "spark"], "executor: expected local, slurm or ray"),
         (["corpus", "--inspect", "/no/such/corpus"], "--inspect: /no/such/corpus is not a corpus output dir"),
         (["pretrian"], "unknown stage 'pretrian'"),
+        (["sft", "--system_message_share", "1.5"], "system_message_share: expected a share from 0 to 1, got 1.5"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(argv, message):

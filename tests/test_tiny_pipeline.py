@@ -74,12 +74,12 @@ def test_the_assistant_is_well_formed_and_knows_who_it_is(tiny_run):
 
 
 def test_models_need_tokens_to_think(tiny_run):
-    """Reasoning before the answer solves held-out word problems; the answer first, on the same base model and the
+    """Reasoning before the answer solves held-out word problems; the answer alone, on the same base model and the
     same problems, does not."""
     _, _, metrics = tiny_run
     reasoning_first = metrics["sft"]["word_problem_accuracy"]
     answer_first = metrics["sft_answer_first"]["word_problem_accuracy"]
-    assert not metrics["sft"]["answer_first"] and metrics["sft_answer_first"]["answer_first"]
+    assert not metrics["sft"]["answer_first"] and metrics["sft_answer_first"]["answer_only"]
     assert reasoning_first >= 0.55
     assert reasoning_first >= answer_first + 0.30
 
