@@ -53,24 +53,52 @@ def regurgitation_rate(model, tokenizer, documents: list[str], limit: int) -> di
     return {"documents": len(ids), "reproduced": hits, "rate": round(hits / len(ids), 4)}
 
 
-def _sequence_logprobs(model, pairs: list[tuple[list[int], list[int]]], pad_id: int, batch: int = 64) -> list[float]:
-    """Sum of log p(option | prompt) for each (prompt ids, option ids) pair, batched with right padding."""
+def option_logprobs(model, prompts: list[list[int]], options: list[list[list[int]]], pad_id: int,
+                    batch: int = 64) -> list[list[float]]:
+    """Sum of log p(option | prompt) for every option of every prompt: scores[i][k] for options[i][k].
+
+    One row per prompt: the prompt, then each of its options after it, every option seeing the prompt and itself
+    only (a 4-D mask; positions restart after the prompt for each option, as if it were alone). The few-shot
+    probe's 900 prompts of ~60 tokens with 4 options of 1-4 tokens are 63k tokens this way, against 250k with one
+    row per (prompt, option): 9 of the pretrain stage's 11 s of probes were that scoring (fp32, Zen 4)."""
     import torch
 
     scores = []
-    for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
-        width = max(len(p) + len(o) for p, o in chunk)
+    for start in range(0, len(prompts), batch):
+        chunk = list(zip(prompts[start:start + batch], options[start:start + batch]))
+        width = max(len(p) + sum(map(len, opts)) for p, opts in chunk)
         ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, (p, o) in enumerate(chunk):
-            ids[row, :len(p) + len(o)] = torch.tensor(p + o)
-            mask[row, :len(p) + len(o)] = 1
+        positions = torch.zeros_like(ids)
+        allowed = torch.eye(width, dtype=torch.bool).repeat(len(chunk), 1, 1)  # padding sees itself: no empty row
+        spans = []  # per row: (first index, length) of each option
+        for row, (prompt, opts) in enumerate(chunk):
+            n = len(prompt)
+            ids[row, :n] = torch.tensor(prompt)
+            positions[row, :n] = torch.arange(n)
+            allowed[row, :n, :n] = torch.ones(n, n, dtype=torch.bool).tril()
+            spans.append([])
+            at = n
+            for option in opts:
+                k = len(option)
+                ids[row, at:at + k] = torch.tensor(option)
+                positions[row, at:at + k] = torch.arange(n, n + k)
+                allowed[row, at:at + k, :n] = True
+                allowed[row, at:at + k, at:at + k] = torch.ones(k, k, dtype=torch.bool).tril()
+                spans[-1].append((at, k))
+                at += k
+        # additive, in the model's dtype: what eager attention adds to its scores and SDPA takes as well
+        mask = torch.zeros(allowed.shape, dtype=model.dtype).masked_fill(~allowed, torch.finfo(model.dtype).min)
         with torch.no_grad():
-            logprobs = torch.log_softmax(model(ids.to(model.device), attention_mask=mask.to(model.device)).logits.float(), -1)
-        for row, (p, o) in enumerate(chunk):
-            positions = torch.arange(len(p) - 1, len(p) + len(o) - 1)
-            scores.append(float(logprobs[row, positions, torch.tensor(o)].sum()))
+            logits = model(ids.to(model.device), attention_mask=mask[:, None].to(model.device),
+                           position_ids=positions.to(model.device)).logits.float()
+        for row, (prompt, opts) in enumerate(chunk):
+            row_scores = []
+            for (at, k), option in zip(spans[row], opts):
+                # the option's first token is predicted at the prompt's last position, the others inside the option
+                where = torch.tensor([len(prompt) - 1] + list(range(at, at + k - 1)))
+                logprobs = torch.log_softmax(logits[row, where], -1)
+                row_scores.append(float(logprobs[torch.arange(k), torch.tensor(option)].sum()))
+            scores.append(row_scores)
     return scores
 
 
@@ -129,15 +157,15 @@ def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
         option_ids = [tokenizer(_statement(attribute, "", o)[1]).input_ids for o in options]
         questions.append((attribute, prompts, option_ids, answer.strip()))
 
-    scored = [(prompt, ids) for _, prompts, option_ids, _ in questions for ids in option_ids for prompt in prompts]
-    scores = _sequence_logprobs(model, scored, tokenizer.pad_token_id)
+    scores = option_logprobs(model, [prompt for _, prompts, _, _ in questions for prompt in prompts],
+                             [option_ids for _, prompts, option_ids, _ in questions for _ in prompts],
+                             tokenizer.pad_token_id)
     completions = _greedy_completions(model, tokenizer, [q[1][0] for q in questions], n_tokens=8)
     by_attribute: dict[str, list[int]] = {}
     correct_mc = correct_open = 0
-    per_question = 4 * SHOT_SETS
     for i, ((attribute, _, _, answer), completion) in enumerate(zip(questions, completions)):
-        block = scores[per_question * i:per_question * (i + 1)]
-        option_scores = [sum(block[SHOT_SETS * o:SHOT_SETS * (o + 1)]) / SHOT_SETS for o in range(4)]
+        block = scores[SHOT_SETS * i:SHOT_SETS * (i + 1)]  # one row of 4 option scores per shot set
+        option_scores = [sum(shot[o] for shot in block) / SHOT_SETS for o in range(4)]
         right = max(range(4), key=option_scores.__getitem__) == 0  # the truth is option 0
         correct_mc += right
         correct_open += completion.strip().startswith(answer)

@@ -127,3 +127,30 @@ def test_precision_follows_the_hardware_unless_the_recipe_says(monkeypatch):
     assert pretrain.resolve_precision("auto") == "bf16"
     monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
     assert pretrain.resolve_precision("auto") == "fp32"
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_options_scored_after_one_shared_prompt_score_as_if_alone(attention):
+    """The few-shot probe scores a prompt's options in one row (alignment/base_model_probes.option_logprobs): each
+    option's log-probability is the one it gets alone after the prompt, with prompts and options of any length."""
+    import random
+
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from alignment.base_model_probes import option_logprobs
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                                         attn_implementation=attention)).eval()
+    rng = random.Random(0)
+    prompts = [[rng.randrange(1, 50) for _ in range(rng.randint(3, 12))] for _ in range(5)]
+    options = [[[rng.randrange(1, 50) for _ in range(rng.randint(1, 4))] for _ in range(4)] for _ in prompts]
+    packed = option_logprobs(model, prompts, options, pad_id=0, batch=2)  # rows of different widths share a batch
+    for prompt, opts, scores in zip(prompts, options, packed):
+        for option, score in zip(opts, scores):
+            with torch.no_grad():
+                logprobs = torch.log_softmax(model(torch.tensor([prompt + option])).logits[0].float(), -1)
+            alone = sum(float(logprobs[len(prompt) - 1 + i, t]) for i, t in enumerate(option))
+            assert score == pytest.approx(alone, abs=1e-4)
