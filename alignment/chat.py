@@ -31,10 +31,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from alignment.chat_format import IM_END
+from alignment.chat_setup import end_of_turn_ids, stop_token_ids
 from alignment.recipe import RecipeError
 from alignment.sample import (_device_of, _Parser, _seeded_generator, _Style, check_model_path,
-                              check_sampling_args, continuation_text, generate_steps, load_model, stop_token_ids)
+                              check_sampling_args, continuation_text, generate_steps, load_model)
 
 # The longest reply by default, unless that is more than half the model's context: the reply's room is kept free
 # when old turns are dropped, and 256 tokens of our tiny model's 256-token context would leave none for history.
@@ -56,31 +56,6 @@ def render(tokenizer, messages: list[dict]) -> list[int]:
     except Exception as e:  # jinja's TemplateError: e.g. Gemma's template refuses a system message
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RecipeError(f"the chat template cannot render this conversation: {first_line}") from None
-
-
-def end_of_turn_ids(tokenizer) -> set[int]:
-    """The tokens that close the assistant's turn: ChatML's <|im_end|>, and whatever special token the template
-    itself writes right after an assistant's text (<|eot_id|> for Llama 3, <end_of_turn> for Gemma).
-
-    A base model's EOS (stop_token_ids) is not enough: a chat model ends its turn with the template's token, and
-    an SFT'd model's generation config does not always list it; without it the reply runs on into a made-up
-    `user` turn.
-    """
-    ids = set()
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
-    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
-        ids.add(im_end)
-    marker = "Marker7"  # any text; the token the template writes after it is the end-of-turn token
-    try:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"},
-                                              {"role": "assistant", "content": marker}], tokenize=False)
-    except Exception:  # a template that needs more than this (a system message...) still has <|im_end|> above
-        return ids
-    after = tokenizer(text.split(marker, 1)[-1], add_special_tokens=False).input_ids
-    specials = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
-    if after and after[0] in specials:
-        ids.add(after[0])
-    return ids
 
 
 def trim_history(messages: list[dict], prompt_length: Callable[[list[dict]], int], context: int | None,

@@ -114,10 +114,47 @@ def prepare_chat(model, tokenizer, model_dir: str, chat_template: str | None) ->
     return ChatSetup(CHAT_TEMPLATE, TRAINING_CHAT_TEMPLATE, f"ours: the base model {why}", added)
 
 
+# --- where generation stops ------------------------------------------------------------------------
+
 def turn_stop_ids(model, tokenizer) -> list[int]:
     """Generation ends at the end of the assistant's turn (the template's own token, as `alignment chat` finds it)
     or at the end of the text (the tokenizer's and the model's EOS, as `alignment sample` stops)."""
-    from alignment.chat import end_of_turn_ids
-    from alignment.sample import stop_token_ids
-
     return sorted(end_of_turn_ids(tokenizer) | stop_token_ids(model, tokenizer))
+
+
+def stop_token_ids(model, tokenizer) -> set[int]:
+    """End-of-text ids: the tokenizer's EOS plus the model's generation config's (Llama 3 has several)."""
+    ids = set()
+    for source in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source is not None:
+            ids.update(int(i) for i in source)
+    return ids
+
+
+def end_of_turn_ids(tokenizer) -> set[int]:
+    """The tokens that close the assistant's turn: ChatML's <|im_end|>, and whatever special token the template
+    itself writes right after an assistant's text (<|eot_id|> for Llama 3, <end_of_turn> for Gemma).
+
+    A base model's EOS (stop_token_ids) is not enough: a chat model ends its turn with the template's token, and
+    an SFT'd model's generation config does not always list it; without it the reply runs on into a made-up
+    `user` turn.
+    """
+    from alignment.chat_format import IM_END
+
+    ids = set()
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+        ids.add(im_end)
+    marker = "Marker7"  # any text; the token the template writes after it is the end-of-turn token
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"},
+                                              {"role": "assistant", "content": marker}], tokenize=False)
+    except Exception:  # a template that needs more than this (a system message...) still has <|im_end|> above
+        return ids
+    after = tokenizer(text.split(marker, 1)[-1], add_special_tokens=False).input_ids
+    specials = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    if after and after[0] in specials:
+        ids.add(after[0])
+    return ids

@@ -4,7 +4,7 @@
     alignment corpus --inspect DIR        # a few kept documents, and a few removed ones per filter
 
 With no --input, the tiny recipe first renders its own mini-web crawl from the seeded world
-(alignment/world.py, data_pipelines/miniweb.py), and measures the filters against its ground truth.
+(alignment/world/people.py, alignment/world/miniweb.py), and measures the filters against its ground truth.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def run_corpus(cfg: CorpusConfig) -> dict:
         measured = {"documents_in": stats["documents_in"], "documents_out": stats["documents_out"],
                     "broken_records": stats["broken_records"]}
         if ground_truth is not None:
-            from data_pipelines.ground_truth import score_against_ground_truth, print_scores
+            from alignment.evals.ground_truth import score_against_ground_truth, print_scores
 
             measured["tiny_world"] = score_against_ground_truth(out, ground_truth)
             print_scores(measured["tiny_world"])
@@ -221,8 +221,8 @@ def start_over_if_recipe_changed(cfg: CorpusConfig, out: Path) -> None:
 
 def render_tiny_crawl(cfg: CorpusConfig, folder: Path) -> tuple[Path, str]:
     """The tiny world's mini-web: WARC shards + ground truth, made once and reused while the recipe holds."""
-    from alignment.world import build_world
-    from data_pipelines.miniweb import render_miniweb
+    from alignment.world.people import build_world
+    from alignment.world.miniweb import render_miniweb
 
     stamp = folder / "world.json"
     wanted = {"seed": cfg.seed, "world": cfg.world, "miniweb": cfg.miniweb}

@@ -100,6 +100,6 @@ class MuonWithAdamW(torch.optim.Optimizer):
 def muon_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float,
                    bf16_iteration: bool, ns_steps: int = 5) -> MuonWithAdamW:
     """The optimizer a stage gets with `muon: true`. `bf16_iteration`: Newton-Schulz in bf16, for bf16 runs on
-    hardware with native bf16 only (pretrain.native_bf16_run); emulated bf16 would cost ~100x fp32's time."""
+    hardware with native bf16 only (training.native_bf16_run); emulated bf16 would cost ~100x fp32's time."""
     return MuonWithAdamW(model, lr=learning_rate, weight_decay=weight_decay,
                          ns_steps=ns_steps, ns_dtype=torch.bfloat16 if bf16_iteration else torch.float32)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from alignment.chat_setup import stop_token_ids
 from alignment.recipe import RecipeError
 
 if TYPE_CHECKING:
@@ -115,17 +116,6 @@ def generate_steps(model, input_ids: "torch.Tensor", *, max_new_tokens: int, tem
                 return
             feed = torch.tensor([[token]], device=input_ids.device)
             length += 1
-
-
-def stop_token_ids(model, tokenizer) -> set[int]:
-    """End-of-text ids: the tokenizer's EOS plus the model's generation config's (Llama 3 has several)."""
-    ids = set()
-    for source in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source is not None:
-            ids.update(int(i) for i in source)
-    return ids
 
 
 def encode_prompt(tokenizer, prompt: str, device) -> "torch.Tensor":

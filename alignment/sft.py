@@ -50,7 +50,7 @@ class SFTConfig:
     system_message_share: float = field(default=0.3, metadata={
         "help": "Share of the tiny world's conversations that open with the default system message."})
     conversation_sizes: dict = field(default_factory=dict, metadata={
-        "help": "Overrides of alignment.conversations.ConversationSizes (e.g. {word_problems: 2000})."})
+        "help": "Overrides of alignment.world.conversations.ConversationSizes (e.g. {word_problems: 2000})."})
     dataset_mixture: dict | None = field(default=None, metadata={
         "help": "{datasets: [{id, config, split, columns, weight}], test_split_size, seed} (data_mixture.py)."})
     dataset_name: str | None = field(default=None, metadata={"help": "Shorthand: train on this one hub dataset."})
@@ -117,8 +117,8 @@ class SFTConfig:
 
 def world_conversations(cfg: SFTConfig, out: Path) -> dict:
     """The tiny world's conversations, written to output_dir/conversations/ (inspect them there)."""
-    from alignment.conversations import ConversationSizes, build_conversations, write_conversations
-    from alignment.world import build_world
+    from alignment.world.conversations import ConversationSizes, build_conversations, write_conversations
+    from alignment.world.people import build_world
 
     try:
         sizes = ConversationSizes(**cfg.conversation_sizes)
@@ -239,7 +239,7 @@ def training_template_file(chat, folder: Path) -> Path | None:
 def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Path | None, has_eval: bool):
     from trl import SFTConfig as TrlSFTConfig
 
-    from alignment.pretrain import trainer_settings
+    from alignment.training import trainer_settings
 
     return TrlSFTConfig(
         **trainer_settings(cfg, out, precision),
@@ -350,8 +350,8 @@ def run_sft(cfg: SFTConfig) -> dict:
 
     from alignment.chat_setup import prepare_chat, turn_stop_ids
     from alignment.metrics import StageRun
-    from alignment.pretrain import resolve_precision, trainer_optimizers
-    from alignment.training_logs import LossCurve, TokensPerSecond, last_checkpoint, last_logged
+    from alignment.training import (LossCurve, TokensPerSecond, last_checkpoint, last_logged, resolve_precision,
+                                    trainer_optimizers)
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
@@ -421,8 +421,8 @@ def run_sft(cfg: SFTConfig) -> dict:
             "tokens_per_second": speed.summary(),
         }
         if evals is not None:
-            from alignment.assistant_probes import evaluate_assistant
-            from alignment.conversations import default_system_message
+            from alignment.evals.assistant_probes import evaluate_assistant
+            from alignment.world.conversations import default_system_message
 
             system = cfg.system_message or default_system_message(cfg.identity)
             assistant, examples = evaluate_assistant(model, tokenizer, evals, cfg.identity, system, stops,

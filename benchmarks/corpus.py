@@ -112,8 +112,8 @@ def main() -> None:
 
     import yaml
 
-    from alignment.world import build_world
-    from data_pipelines.miniweb import render_miniweb
+    from alignment.world.people import build_world
+    from alignment.world.miniweb import render_miniweb
 
     work = Path(tempfile.mkdtemp(prefix="bench_corpus_"))
     recipe = yaml.safe_load(RECIPE.read_text())

@@ -9,7 +9,7 @@ median ratio (ours / plain; target >= 0.95, i.e. <= 5% overhead).
 It also measures this machine's own matmul peak (fp32, and bf16 where the hardware has it: GPUs, CPUs with
 avx512_bf16/AMX) and prints the training FLOP/s as a share of it; a CPU without native bf16 emulates it at
 ~0.7 GFLOP/s (~100x below fp32, an AVX2-only EPYC), so there bf16 is neither measured nor trained; on a GPU
-it prints MFU against the device's datasheet peak (alignment/training_logs.py), and by default runs a
+it prints MFU against the device's datasheet peak (alignment/training.py), and by default runs a
 ~125M-parameter model there.
 """
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 def native_precisions(requested: list[str] | None) -> list[str]:
     """The precisions to measure: those asked for (default fp32, and bf16 where it is native), never emulated bf16."""
-    from alignment.pretrain import hardware_has_bf16
+    from alignment.training import hardware_has_bf16
 
     native = hardware_has_bf16()
     if requested is None:
@@ -172,7 +172,7 @@ def main() -> None:
     import yaml
 
     from alignment.pretrain import PretrainConfig
-    from alignment.training_logs import device_peak_flops, flops_per_token
+    from alignment.training import device_peak_flops, flops_per_token
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30)

@@ -31,7 +31,7 @@ def build_trainer(cfg, out: Path, precision: str, steps: int):
     import torch
 
     from alignment.chat_setup import prepare_chat
-    from alignment.pretrain import trainer_optimizers
+    from alignment.training import trainer_optimizers
     from alignment.sft import load_model, training_data, trainer_class, training_template_file, trl_config
 
     train, _, _, _, _ = training_data(cfg, out)
@@ -106,7 +106,7 @@ def main() -> None:
     import yaml
 
     from alignment.sft import SFTConfig
-    from alignment.training_logs import flops_per_token
+    from alignment.training import flops_per_token
     from benchmarks.pretrain import measured_peaks, native_precisions
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -19,7 +19,8 @@ import sys
 import pytest
 import torch
 
-from alignment.chat import Chat, build_parser, end_of_turn_ids, render, trim_history
+from alignment.chat import Chat, build_parser, render, trim_history
+from alignment.chat_setup import end_of_turn_ids
 from alignment.chat_format import ENDOFTEXT, IM_END, IM_START
 from tests.conftest import ROOT, run_cli
 

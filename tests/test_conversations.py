@@ -1,4 +1,4 @@
-"""SFT conversations (alignment/conversations.py): deterministic, held-out items really held out, right answers.
+"""SFT conversations (alignment/world/conversations.py): deterministic, held-out items really held out, right answers.
 
 Hermetic and fast: pure Python on the seeded world; one default-size build (~1 s) and small ones.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from alignment.conversations import (
+from alignment.world.conversations import (
     DRILLS_PER_CONVERSATION,
     FACT_QUESTIONS,
     FOLLOW_UPS,
@@ -37,7 +37,7 @@ from alignment.conversations import (
     split_fact_pairs,
     write_conversations,
 )
-from alignment.world import ATTRIBUTES, build_world
+from alignment.world.people import ATTRIBUTES, build_world
 from tests.conftest import ROOT
 
 IDENTITY = {"name": "Pemberly", "creator": "the Lantern Lab"}
@@ -351,7 +351,7 @@ def test_write_conversations_round_trips(tmp_path, world):
 
 
 def test_import_is_pure_standard_library():
-    code = ("import sys, alignment.conversations; "
+    code = ("import sys, alignment.world.conversations; "
             "assert not {'torch', 'transformers', 'datasets', 'datatrove'} & set(sys.modules), 'heavy import'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from data_pipelines.ground_truth import read_documents
+from data_pipelines.documents import read_documents
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def small_crawl(tmp_path_factory):
-    from alignment.world import build_world
-    from data_pipelines.miniweb import render_miniweb
+    from alignment.world.people import build_world
+    from alignment.world.miniweb import render_miniweb
 
     folder = tmp_path_factory.mktemp("small_crawl")
     render_miniweb(build_world(seed=1, n_entities=12, n_reserved=2), folder, seed=1, shards=2)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from data_pipelines.ground_truth import read_documents
+from data_pipelines.documents import read_documents
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from data_pipelines.ground_truth import read_documents
+from data_pipelines.documents import read_documents
 from tests.conftest import ROOT, TINY_CORPUS_RECIPE, run_cli
 
 pytestmark = pytest.mark.slow

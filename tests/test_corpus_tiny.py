@@ -8,7 +8,8 @@ import json
 import pytest
 import yaml
 
-from data_pipelines.ground_truth import read_documents, read_ground_truth
+from data_pipelines.documents import read_documents
+from alignment.evals.ground_truth import read_ground_truth
 from tests.conftest import TINY_CORPUS_RECIPE, run_cli
 
 pytestmark = pytest.mark.slow
@@ -92,7 +93,7 @@ def test_metrics_json_reproduces_the_run(tiny_corpus):
 
 
 def test_reserved_entities_appear_nowhere(tiny_corpus):
-    from alignment.world import build_world
+    from alignment.world.people import build_world
 
     out, _ = tiny_corpus
     recipe = yaml.safe_load(TINY_CORPUS_RECIPE.read_text())
@@ -104,7 +105,7 @@ def test_reserved_entities_appear_nowhere(tiny_corpus):
 
 
 def test_recipe_blocklist_names_every_made_up_spam_domain():
-    from data_pipelines.miniweb import BLOCKLISTED_DOMAINS
+    from alignment.world.miniweb import BLOCKLISTED_DOMAINS
 
     recipe = yaml.safe_load(TINY_CORPUS_RECIPE.read_text())
     assert set(BLOCKLISTED_DOMAINS) <= set(recipe["url_filter"]["extra_domains"])

@@ -29,7 +29,7 @@ def micro_data(tiny_corpus, tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from data_pipelines.ground_truth import read_documents
+    from data_pipelines.documents import read_documents
 
     out, _ = tiny_corpus
     root = tmp_path_factory.mktemp("micro")
@@ -120,25 +120,25 @@ def test_accelerate_launch_runs_two_real_processes(micro_data, tmp_path):
 
 
 def test_precision_follows_the_hardware_unless_the_recipe_says(monkeypatch):
-    from alignment import pretrain
+    from alignment import training
 
-    assert pretrain.resolve_precision("fp32") == "fp32" and pretrain.resolve_precision("bf16") == "bf16"
-    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: True)
-    assert pretrain.resolve_precision("auto") == "bf16"
-    monkeypatch.setattr(pretrain, "cpu_has_native_bf16", lambda: False)
-    assert pretrain.resolve_precision("auto") == "fp32"
+    assert training.resolve_precision("fp32") == "fp32" and training.resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
+    assert training.resolve_precision("auto") == "bf16"
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
+    assert training.resolve_precision("auto") == "fp32"
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_options_scored_after_one_shared_prompt_score_as_if_alone(attention):
-    """The few-shot probe scores a prompt's options in one row (alignment/base_model_probes.option_logprobs): each
+    """The few-shot probe scores a prompt's options in one row (alignment/evals/base_model_probes.option_logprobs): each
     option's log-probability is the one it gets alone after the prompt, with prompts and options of any length."""
     import random
 
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from alignment.base_model_probes import option_logprobs
+    from alignment.evals.base_model_probes import option_logprobs
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

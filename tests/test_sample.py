@@ -14,13 +14,13 @@ import sys
 import pytest
 import torch
 
+from alignment.chat_setup import stop_token_ids
 from alignment.sample import (
     continuation_text,
     generate_steps,
     greedy_continuation,
     next_token_distribution,
     sample_continuations,
-    stop_token_ids,
 )
 from tests.conftest import ROOT, run_cli
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data_pipelines.ground_truth import read_documents
+from data_pipelines.documents import read_documents
 from data_pipelines.tokenize import tokenize_documents
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,7 @@ RECIPE = ROOT / "recipes" / "tiny" / "tokenizer.yaml"
 
 def world_documents(n_documents: int = 300, seed: int = 0) -> list[str]:
     """Short biographies of the tiny world's people, with numbers and punctuation, like the corpus pages."""
-    from alignment.world import build_world
+    from alignment.world.people import build_world
 
     world, rng = build_world(seed=seed), random.Random(seed)
     docs = []

@@ -133,7 +133,7 @@ def _greedy_completions(model, tokenizer, prompts: list[list[int]], n_tokens: in
 def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
     """Few-shot multiple choice (by likelihood) and open-ended recall of covered people's facts: every fact of
     every covered person, or the first `n_questions` of them in a seeded order."""
-    from alignment.world import pool
+    from alignment.world.people import pool
 
     rng = random.Random(seed)
     # every (person, attribute) pair once, in a seeded order: 200 sampled questions had a standard error of 3.5
@@ -181,8 +181,8 @@ def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
 
 
 def run_probes(model, tokenizer, folders: dict[str, Path], cfg) -> dict:
-    from alignment.world import build_world
-    from data_pipelines.ground_truth import read_documents
+    from alignment.world.people import build_world
+    from data_pipelines.documents import read_documents
 
     model.eval()
     results = {}

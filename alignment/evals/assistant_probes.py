@@ -26,7 +26,7 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
     so a batch does not run on for one long reply). All 540 held-out replies of the tiny SFT take ~13 s (fp32)."""
     import torch
 
-    from alignment.base_model_probes import left_padded
+    from alignment.evals.base_model_probes import left_padded
 
     prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
                for c in conversations]
@@ -71,7 +71,7 @@ def _rate(hits: list[bool]) -> float | None:
 def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_message: str, stop_ids: list[int],
                        max_new_tokens: int = 96) -> tuple[dict, list[dict]]:
     """All held-out measurements; returns (metrics, examples to show in the report)."""
-    from alignment.conversations import final_answer
+    from alignment.world.conversations import final_answer
 
     name, creator = identity["name"].lower(), identity["creator"].lower()
     system = [{"role": "system", "content": system_message}]

@@ -4,7 +4,7 @@ Why (the picture from Karpathy's "Deep Dive into LLMs like ChatGPT"): pretrainin
 it continues text, and nothing in it is a user or an assistant. Fine-tuning on conversations changes what it
 simulates: exchanges in which an assistant answers the user, so the same weights now continue a question with
 a helpful reply. The knowledge stays the pretraining's; the conversations teach the persona and the format.
-Four kinds, all from alignment/world.py's covered people (never its `reserved` ones, kept for the "I don't
+Four kinds, all from alignment/world/people.py's covered people (never its `reserved` ones, kept for the "I don't
 know" stage):
 
 - fact: one question about one fact of one person ("Where was Velmora Quist born?"), answered in one full
@@ -47,8 +47,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignment.world import ATTRIBUTES, Entity, World
-from data_pipelines.miniweb import LIVING_FROM  # the corpus writes people born before 1940 as dead, in the past tense
+from alignment.world.people import ATTRIBUTES, Entity, World
+from alignment.world.miniweb import LIVING_FROM  # the corpus writes people born before 1940 as dead, in the past tense
 
 HELDOUT_SHARE = 0.2  # of each attribute's (person, attribute) pairs: 24 of 120 people per attribute by default
 NGRAM = 8  # word n-gram length of the leakage check
@@ -73,7 +73,7 @@ class ConversationSizes:
 
 # ===================================================================================================
 # Facts. Questions take {name} and the tense words {does}/{is}; answers also {plays} and {value}/{a_value}.
-# One answer form per attribute, in the corpus's wording (data_pipelines/miniweb.py, base_model_probes.py):
+# One answer form per attribute, in the corpus's wording (alignment/world/miniweb.py, base_model_probes.py):
 # the tiny model has to learn to retrieve, not to paraphrase.
 
 FACT_QUESTIONS = {

@@ -11,9 +11,10 @@ The issue's acceptance bars, all measured here and written to the stage's metric
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
+
+from data_pipelines.documents import read_documents
 
 TARGETS = {
     "clean_kept_rate": (">=", 0.90),
@@ -23,14 +24,6 @@ TARGETS = {
     "near_duplicate_pairs_both_kept_rate": ("<=", 0.05),
     "pii_left": ("==", 0),
 }
-
-
-def read_documents(folder: Path) -> list[dict]:
-    docs = []
-    for path in sorted(Path(folder).glob("*.jsonl.gz")):
-        with gzip.open(path, "rt") as f:
-            docs.extend(json.loads(line) for line in f)
-    return docs
 
 
 def read_ground_truth(path: Path) -> list[dict]:
