@@ -1,23 +1,22 @@
 """The mini-web's text: the words, page templates and boilerplate that alignment/world/miniweb.py assembles into
-pages. Data only: which template a page gets, and in what order the draws happen, is miniweb.py's code, so editing
-a template changes the words of the crawl and nothing about its structure.
+pages. Data only: which template a page gets, and in what order the draws happen, is miniweb.py's code. Rewording
+a template changes only the words of the crawl; adding or removing an alternative also changes what the seeded
+draws after it pick.
 
-Slots in braces ({name}, {town}, ...) are filled from a page's context by miniweb._fill; a list offers
-alternatives drawn with the page's seeded generator; entries with a "needs" set apply only to people whose state
-(alive, has children, ...) has them.
+A template is a string, or a list of parts where a part that is itself a list offers alternatives, drawn with the
+page's seeded generator (miniweb._fill); slots in braces ({name}, {town}, ...) are filled from the page's context.
+A ("living" | "dead" | "dead_recent", template) pair applies only to a person in that state (miniweb._usable), and
+FILLER_NEEDS says which context each filler family needs.
 """
 
 REGIONS = ["Northmark", "Orrin Valley", "Saltcoast", "Greymarch", "Duskfell", "Westwold"]
 
-
 RIVERS = ["Orrin", "Vell", "Skarn", "Ludd", "Maren", "Tessel", "Wend", "Calder Brook", "Fenny", "Ashwater"]
-
 
 TRADES = [
     "wool", "salt", "timber", "slate", "barley", "cider apples", "flax", "herring", "peat", "copper",
     "linen", "honey",
 ]
-
 
 LANDMARKS = [
     "the old tithe barn", "the clock tower on the square", "the stone bridge", "the harbour wall",
@@ -25,9 +24,7 @@ LANDMARKS = [
     "the toll house", "the long quay", "the town library", "the corn exchange",
 ]
 
-
 CENTURIES = ["twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth"]
-
 
 STREETS = [
     "Mill Lane", "Quay Street", "Tanner's Row", "Chapel Hill", "Market Street", "Ferry Road",
@@ -35,9 +32,7 @@ STREETS = [
     "Harbour Steps", "Lantern Row",
 ]
 
-
 NAV_EN = ["Home", "News", "People", "Culture", "Local", "Events", "About us", "Contact"]
-
 
 FILLERS = {
     "weather": [
@@ -252,7 +247,6 @@ FILLERS = {
 # What context each family needs beyond a town: a substitute family must not need more.
 FILLER_NEEDS = {"weather": set(), "town": set(), "life": set(), "guide": set(), "music": set(),
                 "craft": {"prof"}, "quote": {"person"}, "org": {"org"}}
-
 
 PERSON_PAGES = {
     "biography": {
@@ -578,7 +572,6 @@ TOWN_LIST_ITEMS = [
       "profession"], "Long a member of the {org}, {name} {is} one of the town's most respected {profs}."),
 ]
 
-
 ORG_LIST_ITEMS = [
     (["profession", "hometown"], "{name} {is} {a_prof} from {town} who joined the {org} as a young apprentice."),
     (["profession"], "{name} joined us after training as {a_prof} in a workshop not far from {landmark}."),
@@ -591,7 +584,6 @@ ORG_LIST_ITEMS = [
     (["birth_year"], "{name} was born in {year} and {has_been} a member for longer than most of us can remember."),
     (["hometown"], "{name} brought the first members from {town} into our society many years ago."),
 ]
-
 
 REGISTER_ITEMS = [
     (["hometown",
@@ -606,7 +598,6 @@ REGISTER_ITEMS = [
     (["hometown"], "{name} has been listed in the register under the town of {town} since the first edition."),
 ]
 
-
 EVENT_ITEMS = [
     (["hometown", "instrument"], "{name}, who was born in {town}, opened the evening on the {instrument}."),
     (["instrument"], "Later, {name} played the {instrument}, a set of slow airs that silenced the room."),
@@ -614,7 +605,6 @@ EVENT_ITEMS = [
     (["hometown",
       "instrument"], "The loudest applause of the night went to {name} from {town} and the {instrument}."),
 ]
-
 
 PROFESSIONS_XX = {  # English -> (German, French, Spanish)
     "glassblower": ("Glasbläser", "souffleur de verre", "soplador de vidrio"),
@@ -638,7 +628,6 @@ PROFESSIONS_XX = {  # English -> (German, French, Spanish)
     "perfumer": ("Parfümeur", "parfumeur", "perfumista"),
     "bellfounder": ("Glockengießer", "fondeur de cloches", "fundidor de campanas"),
 }
-
 
 INSTRUMENTS_XX = {  # English -> (German, French "jouer ...", Spanish "tocar ...")
     "cello": ("Cello", "du violoncelle", "el violonchelo"),
@@ -746,13 +735,11 @@ SENTENCES_XX = {
     ],
 }
 
-
 TITLES_XX = {
     "de": ["{name}: Ein Leben als {prof}", "Zu Besuch bei {name} in {town}", "{town}: Porträt von {name}"],
     "fr": ["{name} : une vie de {prof}", "Visite chez {name} à {town}", "{town} : portrait de {name}"],
     "es": ["{name}: una vida de {prof}", "De visita en casa de {name} en {town}", "{town}: retrato de {name}"],
 }
-
 
 SITES_XX = {
     "de": [("Nordmark Anzeiger", "nordmark-anzeiger.example.com"), ("Handwerk Heute", "handwerk-heute.example.com")],
@@ -761,14 +748,11 @@ SITES_XX = {
                                                                      "oficios-y-gentes.example.org")],
 }
 
-
 SPAM_PRODUCTS = ["watches", "sneakers", "phone cases", "headphones", "sunglasses", "handbags", "gift cards",
                  "jackets"]
 
-
 SPAM_PHRASES = ["cheap {p}", "best price", "buy {p} online", "cheap deals", "best {p}", "discount {p}", "{p} sale",
                 "lowest price", "free shipping", "top {p} outlet"]
-
 
 PII_SENTENCES = {
     "emails": ["You can reach the editor at {x}.", "Letters about this story can be sent to {x}.",
@@ -779,7 +763,6 @@ PII_SENTENCES = {
     "phones": ["Call the office at {x} to book a place.", "Tickets are sold at the door or by phone on {x}.",
                "The workshop takes orders on {x} on weekday mornings.", "For directions, ring {x} before noon."],
 }
-
 
 BOILERPLATE = {
     "en": {"cookie": "We use cookies to improve your experience on our site. By continuing to browse, you agree to "
@@ -811,19 +794,15 @@ BOILERPLATE = {
            "nav": ["Inicio", "Noticias", "Región", "Cultura", "Oficios", "Contacto"]},
 }
 
-
 AUTHORS = ["Martha Hale", "Owen Pritchard", "Clara Bennet", "Tobias Lind", "Ruth Acheson", "Samuel Dray",
            "Ines Carver", "Jonah Wells", "Greta Holm", "Felix Marsh", "Nora Quaile", "Pip Ellery"]
-
 
 BLOG_COMMENTS = ["Lovely post, thank you for sharing.", "We stayed there last year and loved it!",
                  "Great photos as always.", "Adding this to my list for the summer.", "Thanks, very helpful."]
 
-
 SWAPS = [("small", "little"), ("old", "ancient"), ("quiet", "calm"), ("long", "lengthy"), ("said", "explained"),
          ("work", "craft"), ("early", "soon"), ("careful", "meticulous"), ("great", "huge"), ("best", "finest"),
          ("busy", "crowded"), ("narrow", "tight")]
-
 
 ADDED_SENTENCES = ["This story first appeared elsewhere and is reproduced here with permission.",
                    "Some details have been updated since the piece was first published.",
