@@ -16,6 +16,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from alignment.recipe import RecipeError, stage_main, to_yaml
@@ -63,6 +64,12 @@ class PretrainConfig:
     probe_documents: int = field(default=40, metadata={"help": "Documents per split for the regurgitation probe."})
     probe_questions: int = field(default=0, metadata={"help": "Fact questions for the few-shot probe; 0: every fact "
                                                       "of every covered person (600 in the tiny world)."})
+    trainer_args: dict = field(default_factory=dict, metadata={
+        "help": "Fields of transformers' TrainingArguments that are not ours (--optim, --report_to, ...): written flat in the "
+                "recipe or on the command line, typed as the class types them, passed to it over our settings."})
+
+    # every other field of the Trainer's arguments is a recipe field too (recipe.parse_recipe puts it in trainer_args)
+    TRAINER_ARGUMENTS: ClassVar[str] = "transformers:TrainingArguments"
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -212,10 +219,10 @@ def training_arguments(cfg: PretrainConfig, out: Path, precision: str):
     """The Trainer's settings for this stage (benchmarks/pretrain.py times exactly these)."""
     from transformers import TrainingArguments
 
-    from alignment.training import trainer_settings
+    from alignment.training import trainer_arguments, trainer_settings
 
-    return TrainingArguments(**trainer_settings(cfg, out, precision), eval_strategy="steps", disable_tqdm=False,
-                             dataloader_drop_last=True)
+    return trainer_arguments(TrainingArguments, {**trainer_settings(cfg, out, precision), "eval_strategy": "steps",
+                                                 "disable_tqdm": False, "dataloader_drop_last": True}, cfg)
 
 
 # --- the stage -----------------------------------------------------------------------------------

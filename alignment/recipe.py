@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
+import importlib
 import types
 import typing
 from pathlib import Path
@@ -40,8 +42,15 @@ def coerce(value: Any, tp, where: str, from_text: bool = False):
         if value is None or (from_text and value in ("null", "None", "none")):
             if type(None) in args:
                 return None
+        # transformers types its choices as `OptimizerNames | str`: the str is for convenience, not for any text
+        choices = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+        if choices and isinstance(value, str) and all(a in (str, type(None)) or a in choices for a in args):
+            return coerce(value, choices[0], where, from_text)
         errors = []
-        for arg in (a for a in args if a is not type(None)):
+        options = [a for a in args if a is not type(None)]
+        if from_text and isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+            options.sort(key=lambda a: a is str)  # `[a, b]` on the command line is a list where a list may be
+        for arg in options:
             try:
                 return coerce(value, arg, where, from_text)
             except RecipeError as e:
@@ -53,6 +62,11 @@ def coerce(value: Any, tp, where: str, from_text: bool = False):
         return value
     if tp is Any:
         return yaml.safe_load(value) if from_text else value
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        allowed = [m.value for m in tp]
+        if value not in allowed:
+            raise RecipeError(f"{where}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
     if tp is bool:
         if from_text and isinstance(value, str):
             lowered = value.lower()
@@ -139,12 +153,59 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def trainer_fields(config_cls) -> tuple[str, dict, dict]:
+    """(the library class's name, its init fields, their types) for a stage whose config names one in
+    `TRAINER_ARGUMENTS` ("module:Class"); imported only when a recipe uses a name that is not ours (~6 s)."""
+    module, _, name = config_cls.TRAINER_ARGUMENTS.partition(":")
+    library_cls = getattr(importlib.import_module(module), name)
+    fields = {f.name: f for f in dataclasses.fields(library_cls) if f.init}
+    return f"{module}.{name}", fields, typing.get_type_hints(library_cls)
+
+
+class _TrainerFields:
+    """The library's fields for one parse, loaded at the first name that is not one of ours."""
+
+    def __init__(self, config_cls, ours: dict):
+        self.config_cls, self.ours, self.loaded = config_cls, ours, None
+
+    def get(self) -> tuple[dict, dict] | None:
+        if not hasattr(self.config_cls, "TRAINER_ARGUMENTS"):
+            return None
+        if self.loaded is None:
+            _, fields, hints = trainer_fields(self.config_cls)
+            self.loaded = ({k: v for k, v in fields.items() if k not in self.ours}, hints)
+        return self.loaded
+
+    def unknown(self, name: str, prefix: str) -> RecipeError:
+        library = self.get()
+        choices = list(self.ours) + (list(library[0]) if library else [])
+        return RecipeError(f"{prefix}unknown field '{name}'{_suggest(name.lstrip('-'), choices)}")
+
+
 def parse_recipe(config_cls, argv: list[str]):
-    """Build `config_cls` from `--config FILE` (optional) and `--field value` overrides."""
+    """Build `config_cls` from `--config FILE` (optional) and `--field value` overrides.
+
+    A stage whose config names its trainer's arguments class (`TRAINER_ARGUMENTS`, e.g. transformers'
+    TrainingArguments or TRL's SFTConfig) also takes every field of that class, typed as the class types it; they
+    are collected in the config's `trainer_args` dict and handed to the trainer. Where a name is both ours and the
+    library's, ours is meant (its help says how it maps)."""
     fields = {f.name: f for f in dataclasses.fields(config_cls)}
     hints = typing.get_type_hints(config_cls)
+    library = _TrainerFields(config_cls, fields)
     pairs = _split_argv(argv)
     values: dict[str, Any] = {}
+
+    def set_trainer_arg(name: str, value: Any, where: str, from_text: bool) -> bool:
+        known = library.get() if name not in fields else None
+        if not known or name not in known[0]:
+            return False
+        values.setdefault("trainer_args", dict(_default(fields["trainer_args"]) or {}))
+        tp = known[1][name]
+        if value == "none" and str in typing.get_args(tp):  # transformers' word for "off" (`--report_to none`)
+            values["trainer_args"][name] = value
+        else:
+            values["trainer_args"][name] = coerce(value, tp, where, from_text)
+        return True
 
     config_files = [v for k, v in pairs if k == "config"]
     for path in config_files:
@@ -152,7 +213,14 @@ def parse_recipe(config_cls, argv: list[str]):
             raise RecipeError("--config: expected a path to a YAML recipe")
         for name, value in load_yaml(path).items():
             if name not in fields:
-                raise RecipeError(f"{path}: unknown field '{name}'{_suggest(name, fields)}")
+                if set_trainer_arg(name, value, f"{path}: {name}", from_text=False):
+                    continue
+                raise library.unknown(name, f"{path}: ")
+            if name == "trainer_args" and value and library.get() is not None:  # a mapping: each key is checked
+                for key, item in coerce(value, hints[name], f"{path}: {name}").items():
+                    if not set_trainer_arg(key, item, f"{path}: trainer_args.{key}", from_text=False):
+                        raise library.unknown(f"trainer_args.{key}", f"{path}: ")
+                continue
             values[name] = coerce(value, hints[name], f"{path}: {name}")
 
     for name, text in pairs:
@@ -160,7 +228,9 @@ def parse_recipe(config_cls, argv: list[str]):
             continue
         key, _, subkey = name.partition(".")
         if key not in fields:
-            raise RecipeError(f"unknown field '--{key}'{_suggest(key, fields)}")
+            if not subkey and set_trainer_arg(key, "true" if text is None else text, f"--{key}", from_text=True):
+                continue  # a flag without a value is `true`, as for ours (a non-bool field then says it wants one)
+            raise library.unknown(f"--{key}", "")
         tp = hints[key]
         if text is None:
             if tp is not bool and not (typing.get_origin(tp) in (typing.Union, types.UnionType) and bool in typing.get_args(tp)):
@@ -193,6 +263,11 @@ def recipe_help(config_cls, stage: str) -> str:
         lines.append(f"  --{f.name} ({_type_name(hints[f.name])}, default: {default!r})")
         if f.metadata.get("help"):
             lines.append(f"      {f.metadata['help']}")
+    if hasattr(config_cls, "TRAINER_ARGUMENTS"):
+        module, _, name = config_cls.TRAINER_ARGUMENTS.partition(":")
+        lines += ["", f"and every field of {module}.{name} (its documentation lists them, or `python -c \"import "
+                  f"{module}; help({module}.{name})\"`), e.g. --optim adamw_torch, --report_to tensorboard; where a "
+                  f"name is ours too, ours above is meant"]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 from alignment.recipe import RecipeError, stage_main, to_yaml
@@ -99,6 +100,12 @@ class SFTConfig:
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the model dir with its card."})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name on the Hub (push_to_hub)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repo private."})
+    trainer_args: dict = field(default_factory=dict, metadata={
+        "help": "Fields of TRL's SFTConfig that are not ours (--optim, --report_to, ...): written flat in the "
+                "recipe or on the command line, typed as the class types them, passed to it over our settings."})
+
+    # every other field of TRL's SFTConfig is a recipe field too (recipe.parse_recipe puts it in trainer_args)
+    TRAINER_ARGUMENTS: ClassVar[str] = "trl:SFTConfig"
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -239,21 +246,21 @@ def training_template_file(chat, folder: Path) -> Path | None:
 def trl_config(cfg: SFTConfig, out: Path, precision: str, training_template: Path | None, has_eval: bool):
     from trl import SFTConfig as TrlSFTConfig
 
-    from alignment.training import trainer_settings
+    from alignment.training import trainer_arguments, trainer_settings
 
-    return TrlSFTConfig(
+    return trainer_arguments(TrlSFTConfig, {
         **trainer_settings(cfg, out, precision),
-        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name (gradient_ is deprecated)
-        max_length=cfg.max_length,
-        packing=cfg.packing,
-        assistant_only_loss=cfg.assistant_only_loss,
+        "activation_checkpointing": cfg.gradient_checkpointing,  # transformers 5's name (gradient_ is deprecated)
+        "max_length": cfg.max_length,
+        "packing": cfg.packing,
+        "assistant_only_loss": cfg.assistant_only_loss,
         # TRL reads a template file into the tokenizer for training; we put the inference one back before saving
-        chat_template_path=str(training_template) if training_template else None,
-        eval_strategy="steps" if has_eval else "no",
-        data_seed=cfg.seed,
-        dataset_num_proc=None,
-        shuffle_dataset=True,
-    )
+        "chat_template_path": str(training_template) if training_template else None,
+        "eval_strategy": "steps" if has_eval else "no",
+        "data_seed": cfg.seed,
+        "dataset_num_proc": None,
+        "shuffle_dataset": True,
+    }, cfg)
 
 
 # --- packed rows without flash attention ---------------------------------------------------------------

@@ -93,6 +93,19 @@ def trainer_settings(cfg, out: Path, precision: str) -> dict:
     )
 
 
+def trainer_arguments(library_cls, settings: dict, cfg):
+    """The trainer's arguments (TrainingArguments, TRL's SFTConfig, ...): our settings, then the recipe's own
+    fields of that class (`cfg.trainer_args`, recipe.parse_recipe) over them. A combination the class refuses is a
+    one-line recipe error."""
+    from alignment.recipe import RecipeError
+
+    try:
+        return library_cls(**{**settings, **cfg.trainer_args})
+    except ValueError as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RecipeError(f"{library_cls.__name__}: {first_line}") from None
+
+
 # --- what a run shows while it runs -------------------------------------------------------------
 
 # Dense bf16 peak of the GPUs these recipes meet (vendor datasheets, without sparsity), in FLOP/s.

@@ -76,6 +76,9 @@ def test_missing_recipe_file():
         (["corpus", "--inspect", "/no/such/corpus"], "--inspect: /no/such/corpus is not a corpus output dir"),
         (["pretrian"], "unknown stage 'pretrian'"),
         (["sft", "--system_message_share", "1.5"], "system_message_share: expected a share from 0 to 1, got 1.5"),
+        (["sft", "--optim", "nope"], "--optim: expected one of adamw_torch, "),  # TRL's SFTConfig field
+        (["pretrain", "--optimm", "adamw_torch"], "unknown field '--optimm' (did you mean 'optim'?)"),
+        (["sft", "--lerning_rate", "1e-3"], "unknown field '--lerning_rate' (did you mean 'learning_rate'?)"),
     ],
 )
 def test_cli_errors_are_one_line_exit_2(argv, message):
@@ -89,3 +92,51 @@ def test_cli_errors_are_one_line_exit_2(argv, message):
 def test_help_lists_stage_fields():
     proc = run_cli("corpus", "--help", timeout=60)
     assert "--language_filter" in proc.stdout and "--inspect DIR" in proc.stdout
+
+
+TRAINER_YAML = "report_to: [tensorboard, trackio]\nlr_scheduler_kwargs: {min_lr: 1.0e-5}\n"
+TRAINER_ARGV = ["--adam_beta2", "0.95", "--logging_first_step", "--optim", "adamw_torch", "--learning_rate", "1e-3"]
+
+
+def _check_trainer_fields(args, cfg):
+    """What the YAML and the command line said reached the library's arguments object, with the library's types."""
+    assert args.report_to == ["tensorboard", "trackio"]  # a list
+    assert args.lr_scheduler_kwargs == {"min_lr": 1e-5}  # a dict
+    assert args.adam_beta2 == 0.95 and args.logging_first_step is True  # a number, a bool flag
+    assert args.optim == "adamw_torch"  # one of transformers' OptimizerNames
+    # learning_rate is ours and the library's: ours is meant, and it reaches the trainer
+    assert cfg.learning_rate == 1e-3 and "learning_rate" not in cfg.trainer_args and args.learning_rate == 1e-3
+
+
+def test_every_trainingarguments_field_is_a_pretrain_field(tmp_path):
+    from alignment.pretrain import PretrainConfig, training_arguments
+
+    cfg = parse_recipe(PretrainConfig, ["--config", write(tmp_path, TRAINER_YAML), *TRAINER_ARGV])
+    args = training_arguments(cfg, tmp_path / "out", "fp32")
+    _check_trainer_fields(args, cfg)
+    # output_dir is ours too: the model dir; the Trainer's checkpoints go under it
+    assert args.output_dir == str(tmp_path / "out" / "checkpoints")
+
+
+def test_every_trl_sftconfig_field_is_an_sft_field(tmp_path):
+    from alignment.sft import SFTConfig, trl_config
+
+    cfg = parse_recipe(SFTConfig, ["--config", write(tmp_path, TRAINER_YAML + "packing_strategy: wrapped\n"),
+                                   *TRAINER_ARGV, "--completion_only_loss", "false"])
+    args = trl_config(cfg, tmp_path / "out", "fp32", None, has_eval=False)
+    _check_trainer_fields(args, cfg)
+    assert args.packing_strategy == "wrapped" and args.completion_only_loss is False  # TRL's own fields
+
+
+def test_a_combination_the_trainer_refuses_is_one_line(tmp_path):
+    from alignment.pretrain import PretrainConfig, training_arguments
+
+    cfg = parse_recipe(PretrainConfig, ["--load_best_model_at_end", "--save_strategy", "no"])
+    with pytest.raises(RecipeError) as err:
+        training_arguments(cfg, tmp_path, "fp32")
+    assert str(err.value).startswith("TrainingArguments: ") and "\n" not in str(err.value)
+
+
+def test_help_says_where_the_trainer_fields_are_documented():
+    proc = run_cli("sft", "--help", timeout=60)
+    assert "--system_message_share" in proc.stdout and "every field of trl.SFTConfig" in proc.stdout
