@@ -99,6 +99,10 @@ def trainer_arguments(library_cls, settings: dict, cfg):
     one-line recipe error."""
     from alignment.recipe import RecipeError
 
+    for name in ("bf16", "fp16"):  # the dtype is more than the Trainer's: the model's load and Muon's iteration
+        if name in cfg.trainer_args:
+            raise RecipeError(f"{name}: set `precision` (auto, bf16 or fp32) instead; it decides the Trainer's {name} "
+                              "and the dtype the model is loaded and trained in")
     try:
         return library_cls(**{**settings, **cfg.trainer_args})
     except ValueError as e:

@@ -137,6 +137,14 @@ def test_a_combination_the_trainer_refuses_is_one_line(tmp_path):
     assert str(err.value).startswith("TrainingArguments: ") and "\n" not in str(err.value)
 
 
+def test_the_dtype_is_set_by_precision_not_by_the_trainers_bf16(tmp_path):
+    from alignment.pretrain import PretrainConfig, training_arguments
+
+    cfg = parse_recipe(PretrainConfig, ["--bf16", "true"])
+    with pytest.raises(RecipeError, match="bf16: set `precision`"):
+        training_arguments(cfg, tmp_path, "fp32")
+
+
 def test_help_says_where_the_trainer_fields_are_documented():
     proc = run_cli("sft", "--help", timeout=60)
     assert "--system_message_share" in proc.stdout and "every field of trl.SFTConfig" in proc.stdout
