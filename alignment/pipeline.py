@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 
 from alignment.cli import STAGES
-from alignment.recipe import RecipeError, _split_argv, _suggest, load_yaml, parse_recipe, to_yaml
+from alignment.recipe import RecipeError, _split_argv, _suggest, load_yaml, parse_recipe, to_yaml, trainer_fields
 
 # Stages a pipeline can run: stage name -> its config dataclass (in the module cli.STAGES names).
 RECIPE_STAGES = {
@@ -169,12 +169,18 @@ def _config_class(name: str):
 
 
 def _check_fields(cls, fields: list[str], where: str) -> None:
-    """Name the stage and the field of a typo: `--tokenizer.vocab_sze`, not parse_recipe's `--vocab_sze`."""
+    """Name the stage and the field of a typo: `--tokenizer.vocab_sze`, not parse_recipe's `--vocab_sze`. A trainer
+    stage's fields include its trainer's arguments class's (recipe.trainer_fields), loaded only when one is used."""
     names = {f.name for f in dataclasses.fields(cls)}
+    library = None
     for field in fields:
         key = field.partition(".")[0]
-        if key not in names:
-            raise RecipeError(f"{where.format(field=field)}: unknown field{_suggest(key, names)}")
+        if key in names:
+            continue
+        if library is None and hasattr(cls, "TRAINER_ARGUMENTS"):
+            library = set(trainer_fields(cls)[1])
+        if key not in (library or ()):
+            raise RecipeError(f"{where.format(field=field)}: unknown field{_suggest(key, names | (library or set()))}")
 
 
 def resolve(entry: dict, cli_overrides: list[tuple[str, str | None]], pipeline: str) -> Stage:

@@ -192,3 +192,13 @@ def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):
             run.write({"documents_kept": 1})
         prints.append(fingerprint(tmp_path))
     assert prints[0] != prints[1]
+
+
+def test_a_trainer_field_of_a_stage_is_checked_before_anything_runs(tmp_path):
+    """`--sft.optim` is TRL's SFTConfig field: the pipeline takes it, and a bad value or a misspelt name stops the
+    run in one line before any stage starts."""
+    bad = run_cli("run", "recipes/tiny/pipeline.yaml", "--sft.optim", "nope", check=False, timeout=120)
+    assert bad.returncode == 2 and "sft: --optim: expected one of adamw_torch" in bad.stderr
+    typo = run_cli("run", "recipes/tiny/pipeline.yaml", "--sft.optimm", "adamw_torch", check=False, timeout=120)
+    assert typo.returncode == 2 and "--sft.optimm: unknown field (did you mean 'optim'?)" in typo.stderr
+    assert "running" not in bad.stdout + typo.stdout
