@@ -5,6 +5,7 @@ continuations at each evaluation, a loss-curve PNG at the end; and where a kille
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -103,8 +104,14 @@ def trainer_arguments(library_cls, settings: dict, cfg):
         if name in cfg.trainer_args:
             raise RecipeError(f"{name}: set `precision` (auto, bf16 or fp32) instead; it decides the Trainer's {name} "
                               "and the dtype the model is loaded and trained in")
+    merged = {**settings, **cfg.trainer_args}
+    report_to = merged.get("report_to") or []
+    if "trackio" in ([report_to] if isinstance(report_to, str) else report_to):
+        # trackio reads its folder when it is imported, which the Trainer's callback does later: set it first
+        folder = Path(cfg.trackio_dir) if cfg.trackio_dir else Path(cfg.output_dir).parent / "trackio"
+        os.environ.setdefault("TRACKIO_DIR", str(folder.resolve()))
     try:
-        return library_cls(**{**settings, **cfg.trainer_args})
+        return library_cls(**merged)
     except ValueError as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RecipeError(f"{library_cls.__name__}: {first_line}") from None

@@ -154,3 +154,18 @@ def test_options_scored_after_one_shared_prompt_score_as_if_alone(attention):
                 logprobs = torch.log_softmax(model(torch.tensor([prompt + option])).logits[0].float(), -1)
             alone = sum(float(logprobs[len(prompt) - 1 + i, t]) for i, t in enumerate(option))
             assert score == pytest.approx(alone, abs=1e-4)
+
+
+def test_a_run_reports_to_tensorboard_and_trackio_offline(micro_data, tmp_path):
+    """`report_to` (TrainingArguments' own field) with both local trackers: tensorboard's event files under the
+    checkpoints dir, and trackio's rows, in a project beside the output dir, that hold the run's loss."""
+    out = tmp_path / "tracked"
+    run_cli(*args_for(micro_data, out, "--max_steps", "4", "--report_to", "[tensorboard, trackio]", "--project",
+                      "micro", "--run_name", "tracked"), timeout=600)
+    assert list((out / "checkpoints" / "runs").glob("*/events.out.tfevents.*"))
+    code = ("from trackio.sqlite_storage import SQLiteStorage; import json; "
+            "print(json.dumps(SQLiteStorage.get_logs('micro', 'tracked')))")
+    logs = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                     env={**os.environ, "TRACKIO_DIR": str(tmp_path / "trackio")}).stdout)
+    losses = [row["train/loss"] for row in logs if "train/loss" in row]
+    assert len(losses) == 2 and all(math.isfinite(x) and x > 0 for x in losses)  # logging_steps 2, 4 steps
