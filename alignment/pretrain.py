@@ -119,7 +119,9 @@ def _trained_by(cfg: PretrainConfig) -> dict:
     for key in ("output_dir", "logging_steps", "eval_steps", "save_steps", "save_total_limit", "sample_prompts",
                 "probe_documents", "probe_questions"):
         recipe.pop(key, None)
-    return recipe
+    from alignment.training import what_is_trained
+
+    return what_is_trained(recipe)
 
 
 def split_documents(corpus_dir: Path, folders: dict[str, Path], validation_fraction: float, seed: int) -> None:

@@ -337,7 +337,9 @@ def _recipe_dict(cfg: SFTConfig) -> dict:
     for key in ("logging_steps", "eval_steps", "save_steps", "save_total_limit", "push_to_hub", "hub_model_id",
                 "hub_private_repo", "eval_max_new_tokens"):  # these do not change what is trained
         recipe.pop(key, None)
-    return recipe
+    from alignment.training import what_is_trained
+
+    return what_is_trained(recipe)
 
 
 def start_over_if_changed(cfg: SFTConfig, out: Path, data: list[str]) -> None:

@@ -94,6 +94,19 @@ def trainer_settings(cfg, out: Path, precision: str) -> dict:
     )
 
 
+# Trainer fields that only say where a run is reported: changing them must not throw a run's checkpoints away
+REPORTING_FIELDS = {"report_to", "project", "run_name", "trackio_space_id", "trackio_bucket_id",
+                    "trackio_static_space_id", "logging_dir", "logging_first_step", "logging_strategy", "disable_tqdm"}
+
+
+def what_is_trained(recipe: dict) -> dict:
+    """A resolved recipe (as to_yaml writes it) without the fields that only say where the run is reported."""
+    recipe = {k: v for k, v in recipe.items() if k != "trackio_dir"}
+    recipe["trainer_args"] = {k: v for k, v in (recipe.get("trainer_args") or {}).items()
+                              if k not in REPORTING_FIELDS}
+    return recipe
+
+
 def trainer_arguments(library_cls, settings: dict, cfg):
     """The trainer's arguments (TrainingArguments, TRL's SFTConfig, ...): our settings, then the recipe's own
     fields of that class (`cfg.trainer_args`, recipe.parse_recipe) over them. A combination the class refuses is a

@@ -148,3 +148,20 @@ def test_the_dtype_is_set_by_precision_not_by_the_trainers_bf16(tmp_path):
 def test_help_says_where_the_trainer_fields_are_documented():
     proc = run_cli("sft", "--help", timeout=60)
     assert "--system_message_share" in proc.stdout and "every field of trl.SFTConfig" in proc.stdout
+
+
+def test_where_a_run_is_reported_does_not_change_what_is_trained():
+    """A resumed run keeps its checkpoints when only report_to / project / run_name changed, not when optim did."""
+    import yaml
+
+    from alignment.recipe import to_yaml
+    from alignment.sft import SFTConfig
+    from alignment.training import what_is_trained
+
+    def trained(*argv):
+        return what_is_trained(yaml.safe_load(to_yaml(parse_recipe(SFTConfig, list(argv)))))
+
+    base = trained("--report_to", "trackio", "--project", "a", "--optim", "adamw_torch")
+    assert trained("--report_to", "tensorboard", "--project", "b", "--run_name", "c", "--optim", "adamw_torch",
+                   "--trackio_dir", "elsewhere") == base
+    assert trained("--report_to", "trackio", "--project", "a", "--optim", "sgd") != base
