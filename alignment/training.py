@@ -120,7 +120,8 @@ def trainer_arguments(library_cls, settings: dict, cfg):
     merged = {**settings, **cfg.trainer_args}
     report_to = merged.get("report_to") or []
     if "trackio" in ([report_to] if isinstance(report_to, str) else report_to):
-        # trackio reads its folder when it is imported, which the Trainer's callback does later: set it first
+        # trackio reads its folder when it is imported, which the Trainer's callback does later (TRL's GRPO trainer
+        # imports it at import time: a stage of that kind must call this before importing it)
         folder = Path(cfg.trackio_dir) if cfg.trackio_dir else Path(cfg.output_dir).parent / "trackio"
         os.environ.setdefault("TRACKIO_DIR", str(folder.resolve()))
     try:

@@ -6,7 +6,9 @@ README says, on this code, from nothing, in fp32 or bf16, whichever this CPU run
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -94,3 +96,16 @@ def test_the_assistant_answers_in_the_terminal(tiny_run):
     out, _, _ = tiny_run
     reply = run_cli("chat", "--model", out / "sft", "--message", "Who are you?", "--temperature", "0")
     assert "tinker" in reply.stdout.lower()
+
+
+def test_the_stages_log_to_one_trackio_project_beside_them(tiny_run):
+    """The tiny recipes' report_to: trackio keeps every trainer stage's run in one local project next to the stage
+    dirs (not in ~/.cache, not in the repository's runs/)."""
+    out, _, _ = tiny_run
+    code = ("from trackio.sqlite_storage import SQLiteStorage; import json; "
+            "print(json.dumps({run: [r['train/loss'] for r in SQLiteStorage.get_logs('tiny', run) if 'train/loss' in r]"
+            " for run in SQLiteStorage.get_runs('tiny')}))")
+    losses = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                       env={**os.environ, "TRACKIO_DIR": str(out / "trackio")}).stdout)
+    assert set(losses) == {"pretrain", "sft", "sft_answer_first"}
+    assert all(values and values[-1] < values[0] for values in losses.values())  # each loss curve falls
