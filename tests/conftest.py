@@ -25,6 +25,19 @@ def run_cli(*args: str, timeout: int = 900, env: dict | None = None, check: bool
     return proc
 
 
+@pytest.fixture(autouse=True)
+def _trackio_dir_stays_in_its_test():
+    """Stage code run in-process with report_to: trackio sets TRACKIO_DIR for its whole process (alignment/
+    training.py): put back after each test, or every later subprocess of the session would log there (the tiny
+    pipeline test's runs once went to the checkout's runs/tiny/trackio that way)."""
+    before = os.environ.get("TRACKIO_DIR")
+    yield
+    if before is None:
+        os.environ.pop("TRACKIO_DIR", None)
+    else:
+        os.environ["TRACKIO_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """The tiny recipe's corpus stage, end to end (mini-web generation included), shared by the tests."""

@@ -108,12 +108,8 @@ def _check_trainer_fields(args, cfg):
     assert cfg.learning_rate == 1e-3 and "learning_rate" not in cfg.trainer_args and args.learning_rate == 1e-3
 
 
-def test_every_trainingarguments_field_is_a_pretrain_field(tmp_path, monkeypatch):
+def test_every_trainingarguments_field_is_a_pretrain_field(tmp_path):
     from alignment.pretrain import PretrainConfig, training_arguments
-
-    # report_to trackio points TRACKIO_DIR at the runs' folder for this process: keep it in tmp_path and undo it after,
-    # or every later subprocess of the session would inherit it
-    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))
 
     cfg = parse_recipe(PretrainConfig, ["--config", write(tmp_path, TRAINER_YAML), *TRAINER_ARGV])
     args = training_arguments(cfg, tmp_path / "out", "fp32")
@@ -122,10 +118,8 @@ def test_every_trainingarguments_field_is_a_pretrain_field(tmp_path, monkeypatch
     assert args.output_dir == str(tmp_path / "out" / "checkpoints")
 
 
-def test_every_trl_sftconfig_field_is_an_sft_field(tmp_path, monkeypatch):
+def test_every_trl_sftconfig_field_is_an_sft_field(tmp_path):
     from alignment.sft import SFTConfig, trl_config
-
-    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))  # as above
 
     cfg = parse_recipe(SFTConfig, ["--config", write(tmp_path, TRAINER_YAML + "packing_strategy: wrapped\n"),
                                    *TRAINER_ARGV, "--completion_only_loss", "false"])
