@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
 
-from alignment.recipe import RecipeError, stage_main, to_yaml
+from alignment.recipe import RecipeError, stage_main, to_yaml, trackio_dir_field, trainer_args_field
 
 
 @dataclass
@@ -64,12 +64,8 @@ class PretrainConfig:
     probe_documents: int = field(default=40, metadata={"help": "Documents per split for the regurgitation probe."})
     probe_questions: int = field(default=0, metadata={"help": "Fact questions for the few-shot probe; 0: every fact "
                                                       "of every covered person (600 in the tiny world)."})
-    trackio_dir: str | None = field(default=None, metadata={
-        "help": "Where trackio keeps its local runs when report_to has trackio (its TRACKIO_DIR, unless that is "
-                "set); None: beside output_dir (runs/tiny/trackio for the tiny pipeline)."})
-    trainer_args: dict = field(default_factory=dict, metadata={
-        "help": "Fields of transformers' TrainingArguments that are not ours (--optim, --report_to, ...): written flat in the "
-                "recipe or on the command line, typed as the class types them, passed to it over our settings."})
+    trackio_dir: str | None = trackio_dir_field()
+    trainer_args: dict = trainer_args_field("transformers' TrainingArguments")
 
     # every other field of the Trainer's arguments is a recipe field too (recipe.parse_recipe puts it in trainer_args)
     TRAINER_ARGUMENTS: ClassVar[str] = "transformers:TrainingArguments"

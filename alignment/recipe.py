@@ -153,6 +153,20 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def trainer_args_field(library: str):
+    """The `trainer_args` field of a trainer stage's config: where parse_recipe puts `library`'s own fields."""
+    return dataclasses.field(default_factory=dict, metadata={
+        "help": f"Fields of {library} that are not ours (--optim, --report_to, ...): written flat in the recipe or "
+                "on the command line, typed as the class types them, passed to it over our settings."})
+
+
+def trackio_dir_field():
+    """The `trackio_dir` field of a trainer stage's config (alignment/training.py points TRACKIO_DIR there)."""
+    return dataclasses.field(default=None, metadata={
+        "help": "Where trackio keeps its local runs when report_to has trackio (its TRACKIO_DIR, unless that is "
+                "set); None: beside output_dir (runs/tiny/trackio for the tiny pipeline)."})
+
+
 def trainer_fields(config_cls) -> tuple[str, dict, dict]:
     """(the library class's name, its init fields, their types) for a stage whose config names one in
     `TRAINER_ARGUMENTS` ("module:Class"); imported only when a recipe uses a name that is not ours (~6 s)."""

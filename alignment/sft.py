@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
 
-from alignment.recipe import RecipeError, stage_main, to_yaml
+from alignment.recipe import RecipeError, stage_main, to_yaml, trackio_dir_field, trainer_args_field
 
 
 @dataclass
@@ -100,12 +100,8 @@ class SFTConfig:
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the model dir with its card."})
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name on the Hub (push_to_hub)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repo private."})
-    trackio_dir: str | None = field(default=None, metadata={
-        "help": "Where trackio keeps its local runs when report_to has trackio (its TRACKIO_DIR, unless that is "
-                "set); None: beside output_dir (runs/tiny/trackio for the tiny pipeline)."})
-    trainer_args: dict = field(default_factory=dict, metadata={
-        "help": "Fields of TRL's SFTConfig that are not ours (--optim, --report_to, ...): written flat in the "
-                "recipe or on the command line, typed as the class types them, passed to it over our settings."})
+    trackio_dir: str | None = trackio_dir_field()
+    trainer_args: dict = trainer_args_field("TRL's SFTConfig")
 
     # every other field of TRL's SFTConfig is a recipe field too (recipe.parse_recipe puts it in trainer_args)
     TRAINER_ARGUMENTS: ClassVar[str] = "trl:SFTConfig"
