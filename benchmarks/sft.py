@@ -32,7 +32,8 @@ def build_trainer(cfg, out: Path, precision: str, steps: int):
 
     from alignment.chat_setup import prepare_chat
     from alignment.training import trainer_optimizers
-    from alignment.sft import load_model, training_data, trainer_class, training_template_file, trl_config
+    from alignment.sft import training_data
+    from alignment.sft_training import load_model, trainer_class, training_template_file, trl_config
 
     train, _, _, _, _ = training_data(cfg, out)
     model, tokenizer = load_model(cfg, precision)

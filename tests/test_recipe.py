@@ -119,7 +119,8 @@ def test_every_trainingarguments_field_is_a_pretrain_field(tmp_path):
 
 
 def test_every_trl_sftconfig_field_is_an_sft_field(tmp_path):
-    from alignment.sft import SFTConfig, trl_config
+    from alignment.sft import SFTConfig
+    from alignment.sft_training import trl_config
 
     cfg = parse_recipe(SFTConfig, ["--config", write(tmp_path, TRAINER_YAML + "packing_strategy: wrapped\n"),
                                    *TRAINER_ARGV, "--completion_only_loss", "false"])

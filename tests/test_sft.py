@@ -113,11 +113,11 @@ def test_a_killed_sft_run_resumes_from_its_last_checkpoint(micro_base, tmp_path)
 
 
 def test_packed_rows_stay_rows_and_keep_conversations_apart():
-    """Row packing (sft.row_packed_trainer_class): two conversations packed in one row give the same logits as each
+    """Row packing (sft_training.row_packed_trainer_class): two conversations packed in one row give the same logits as each
     alone, no row is flattened into the next, and the first token of a packed conversation is not a target."""
     import torch
 
-    from alignment.sft import row_packed_trainer_class
+    from alignment.sft_training import row_packed_trainer_class
 
     collator = row_packed_trainer_class().collator_class(pad_token_id=0, padding_free=False, return_position_ids=True)
     torch.manual_seed(0)
