@@ -17,6 +17,7 @@ STAGES = {
     "tokenizer": ("alignment.tokenizer", "byte-level BPE trained on the corpus, with the chat format's special tokens"),
     "pretrain": ("alignment.pretrain", "a Transformer learns next-token prediction on the corpus (transformers)"),
     "sft": ("alignment.sft", "supervised fine-tuning on conversations: base model -> assistant (TRL SFTTrainer)"),
+    "refusals": ("alignment.refusals", "the assistant learns what it does not know: probe, refusals, SFT (TRL)"),
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),
     "run": ("alignment.pipeline", "every stage of a pipeline recipe in order; finished stages are skipped"),

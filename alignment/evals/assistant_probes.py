@@ -17,8 +17,9 @@ ROLE_TEXT = re.compile(r"(^|\n)\s*(user|assistant|system)\s*[:\n]", re.IGNORECAS
 
 
 def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
-                     batch_size: int = 128) -> list[dict]:
-    """Greedy replies, batched with left padding, in the order of `conversations`. Each: text (special tokens
+                     batch_size: int = 128, temperature: float | None = None) -> list[dict]:
+    """Greedy replies (or sampled at `temperature`, no top-k or top-p), batched with left padding, in the order of
+    `conversations`. Each: text (special tokens
     dropped), whether it stopped at an end-of-turn token, and whether a control token other than the stop appeared.
 
     Big batches: a tiny model's generation step on CPU is mostly fixed overhead, so fewer, wider generate() calls;
@@ -41,7 +42,9 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
         ids, mask = left_padded([prompts[i] for i in rows], pad)
         width = ids.shape[1]
         with torch.no_grad():
-            out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), do_sample=False,
+            sampling = {"do_sample": False} if temperature is None else {
+                "do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+            out = model.generate(ids.to(model.device), attention_mask=mask.to(model.device), **sampling,
                                  max_new_tokens=max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad)
         for index, row in zip(rows, out[:, width:].tolist()):
             stop_at = next((i for i, t in enumerate(row) if t in stop_ids), None)

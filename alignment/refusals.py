@@ -1,0 +1,400 @@
+"""`alignment refusals`: the assistant learns what it does not know (knowledge-based refusals, Llama 3's recipe).
+
+The picture from "Deep Dive into LLMs like ChatGPT": SFT teaches the confident style of its training answers, so
+asked about someone it never saw, the assistant makes an answer up. Mitigation 1: interrogate the model to find out
+what it knows, and add refusals to its training data where it does not.
+
+    alignment refusals --config recipes/tiny/refusals.yaml
+
+1. Probe: every probe question is answered greedily and `probe_samples` times at `probe_temperature`; the judge
+   grades each answer correct / incorrect / not attempted (alignment/evals/refusal_grading.py); a question is
+   known with at least `known_min_correct` correct answers, unknown with none, uncertain otherwise.
+2. Data: unknown questions get refusals that name what is not known, known ones their reference answers,
+   uncertain ones a hedged answer or nothing (`uncertain`), plus `replay_conversations` of the SFT data so the other
+   skills stay. Written to output_dir/data/ with each question's label and sampled answers.
+3. Train: the shared SFT routine (alignment/sft_training.py) from the input model; a killed run resumes.
+4. Measure, before (the input model) and after, greedy, on questions never trained on: SimpleQA's table on the
+   tiny world's reserved people (a), held-out facts (b) and known facts in unseen phrasings (c, over-refusal), or on
+   the held-out share of a QA set; identity and word problems from the SFT stage's held-out files.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignment.recipe import RecipeError, stage_main
+from alignment.sft_training import SFTTrainingFields
+
+QA_REFUSAL = "I'm sorry, I don't know the answer to that."  # a QA set's questions name no structured "what"
+
+
+@dataclass
+class RefusalsConfig(SFTTrainingFields):
+    """Every SFT field (alignment/sft_training.py) plus the probe, the judge and the data."""
+
+    output_dir: str = field(default="runs/tiny/refusals", metadata={"help": "The assistant's model dir + metrics."})
+    model_name_or_path: str = field(default="runs/tiny/sft", metadata={
+        "help": "The assistant to probe and train (the sft stage's dir, any chat model dir or a hub id)."})
+
+    # --- questions
+    world: dict | None = field(default=None, metadata={
+        "help": "The tiny world ({seed, n_entities, n_reserved}): probe and measured sets from its people."})
+    qa_dataset: str | None = field(default=None, metadata={
+        "help": "A QA set instead (hub id, or a local .jsonl/.json/.csv/.parquet): a question and an answer column."})
+    qa_columns: dict = field(default_factory=lambda: {"question": "question", "answer": "answer", "aliases": None},
+                             metadata={"help": "Column names: question, answer, aliases (a list column, or None)."})
+    qa_split: str = field(default="train", metadata={"help": "Split of a hub QA set."})
+    qa_eval_share: float = field(default=0.3, metadata={
+        "help": "Share of the QA set held out for measurement (never probed, never trained)."})
+    max_questions: int | None = field(default=None, metadata={"help": "Use at most this many QA questions."})
+
+    # --- probe and judge
+    judge: str = field(default="exact", metadata={
+        "help": "exact: normalised match of the reference answer or an alias (refusal_grading.py)."})
+    probe_samples: int = field(default=4, metadata={"help": "Sampled answers per question, besides the greedy one."})
+    probe_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled answers."})
+    probe_max_new_tokens: int = field(default=40, metadata={"help": "Reply budget of probe and measurement answers."})
+    known_min_correct: int = field(default=3, metadata={
+        "help": "Known: at least this many correct of the probe_samples + 1 answers; unknown: none correct."})
+    uncertain: str = field(default="skip", metadata={
+        "help": "What an uncertain question gets: skip (nothing) or hedge (\"I'm not certain, but I believe ...\")."})
+
+    # --- data
+    refusal_phrasings: dict = field(default_factory=lambda: {"trained": 1, "heldout": 1, "reserved": 1}, metadata={
+        "help": "The tiny world: each probed fact question is trained in this many of its phrasings (the probed one "
+                "first), per group of the probe set (trained pairs, held-out pairs, reserved people)."})
+    replay_dataset: str | None = field(default=None, metadata={
+        "help": "Conversations (JSONL with messages, e.g. runs/tiny/sft/conversations/train.jsonl) replayed so "
+                "the earlier skills stay."})
+    replay_conversations: dict = field(default_factory=lambda: {"all": 400}, metadata={
+        "help": "How many replay conversations (a seeded draw): {all: N}, or a count per `kind` of the file's rows "
+                "({identity: 200, word_problem: 150}: the SFT stage writes each conversation's kind)."})
+    skills_dir: str | None = field(default=None, metadata={
+        "help": "The SFT stage's conversations dir: its eval_identity and eval_word_problems files are measured "
+                "before and after (the other skills stay)."})
+    identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
+                           metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
+    system_message: str | None = field(default=None, metadata={
+        "help": "The default system message of the identity measurement (None: one that states the identity)."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if bool(self.world) == bool(self.qa_dataset):
+            raise RecipeError("world / qa_dataset: set exactly one (the tiny world's people, or a QA set)")
+        if self.judge != "exact":
+            raise RecipeError(f"judge: expected exact, got {self.judge!r} (a model judge is not built yet)")
+        if self.uncertain not in ("skip", "hedge"):
+            raise RecipeError(f"uncertain: expected skip or hedge, got {self.uncertain!r}")
+        if not 0 < self.known_min_correct <= self.probe_samples + 1:
+            raise RecipeError(f"known_min_correct: expected 1 to probe_samples + 1 ({self.probe_samples + 1}), "
+                              f"got {self.known_min_correct}")
+        if not 0.0 < self.qa_eval_share < 1.0:
+            raise RecipeError(f"qa_eval_share: expected a share between 0 and 1, got {self.qa_eval_share}")
+
+
+# --- questions ---------------------------------------------------------------------------------------
+
+def world_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
+    from alignment.world.people import build_world
+    from alignment.world.refusal_questions import build_refusal_questions
+
+    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed)
+
+
+def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
+    """A QA set's rows as probe and measured items; a bad record is a one-line error that names it."""
+    rows = _load_rows(cfg.qa_dataset, cfg.qa_split)
+    columns = {"question": "question", "answer": "answer", "aliases": None, **cfg.qa_columns}
+    items = []
+    for index, row in enumerate(rows):
+        where = f"{cfg.qa_dataset}: record {index}"
+        for role in ("question", "answer"):
+            if columns[role] not in row:
+                raise RecipeError(f"{where}: no {role} column {columns[role]!r} (qa_columns.{role}; the record has "
+                                  f"{', '.join(map(str, row)) or 'no columns'})")
+        question, answer = row[columns["question"]], row[columns["answer"]]
+        aliases = row.get(columns["aliases"]) if columns["aliases"] else None
+        if not isinstance(question, str) or not question.strip():
+            raise RecipeError(f"{where}: {columns['question']!r} must be a non-empty string, got {question!r}")
+        if not isinstance(answer, str):
+            raise RecipeError(f"{where}: {columns['answer']!r} must be a string, got {type(answer).__name__} "
+                              f"{answer!r}")
+        if not answer.strip():
+            raise RecipeError(f"{where}: {columns['answer']!r} is empty (no reference to grade against)")
+        if aliases is not None and not (isinstance(aliases, list) and all(isinstance(a, str) for a in aliases)):
+            raise RecipeError(f"{where}: {columns['aliases']!r} must be a list of strings, got {aliases!r}")
+        items.append({"messages": [{"role": "user", "content": question.strip()}], "kind": "qa", "group": "qa",
+                      "answer": answer.strip(), "aliases": [a.strip() for a in aliases or [] if a.strip()],
+                      "record": index})
+    random.Random(f"refusals/{cfg.seed}/qa").shuffle(items)
+    items = items[:cfg.max_questions] if cfg.max_questions else items
+    n_eval = max(1, round(cfg.qa_eval_share * len(items)))
+    if len(items) - n_eval < 1:
+        raise RecipeError(f"qa_dataset: {len(items)} question(s): too few to probe some and measure others")
+    return {"probe": items[n_eval:], "eval_qa": items[:n_eval]}
+
+
+def _load_rows(source: str, split: str) -> list[dict]:
+    path = Path(source)
+    if path.exists() or Path(source).suffix in (".jsonl", ".json", ".csv", ".parquet"):
+        if not path.is_file():
+            raise RecipeError(f"qa_dataset: no file {source!r}")
+        if path.suffix == ".jsonl":
+            rows = []
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as e:
+                        raise RecipeError(f"{source}: line {number + 1}: not JSON ({e})") from None
+                    if not isinstance(rows[-1], dict):
+                        raise RecipeError(f"{source}: line {number + 1}: a record must be a JSON object")
+            return rows
+        from datasets import load_dataset
+
+        kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
+        return list(load_dataset(kind, data_files=str(path), split="train"))
+    from datasets import load_dataset
+
+    try:
+        return list(load_dataset(source, split=split))
+    except Exception as e:  # the hub's errors are many: one line, naming the set
+        raise RecipeError(f"qa_dataset: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
+
+
+# --- grading -------------------------------------------------------------------------------------------
+
+def grader(cfg: RefusalsConfig):
+    """item, reply text -> correct / incorrect / not_attempted (the exact judge)."""
+    from alignment.evals.refusal_grading import grade_fact, grade_who_is
+
+    if cfg.qa_dataset:
+        return lambda item, text: grade_fact(text, [item["answer"], *item["aliases"]], [item["answer"], *item["aliases"]])
+    from alignment.world.people import ATTRIBUTES, pool
+
+    pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
+
+    def grade(item: dict, text: str) -> str:
+        if item["kind"] == "who_is":
+            return grade_who_is(text, item["answer"], pools)
+        return grade_fact(text, [item["answer"]], pools[item["kind"]])
+
+    return grade
+
+
+def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[int], grade) -> list[dict]:
+    """Each item with its greedy and sampled answers, their grades and its label (known / unknown / uncertain)."""
+    from alignment.evals.assistant_probes import generate_replies
+
+    conversations = [item["messages"] for item in items]
+    greedy = generate_replies(model, tokenizer, conversations, cfg.probe_max_new_tokens, stops, batch_size=256)
+    sampled = generate_replies(model, tokenizer, conversations * cfg.probe_samples, cfg.probe_max_new_tokens, stops,
+                               batch_size=256, temperature=cfg.probe_temperature) if cfg.probe_samples else []
+    probed = []
+    for index, item in enumerate(items):
+        answers = [greedy[index]["text"]] + [sampled[index + k * len(items)]["text"] for k in range(cfg.probe_samples)]
+        grades = [grade(item, a) for a in answers]
+        n_correct = grades.count("correct")
+        label = ("known" if n_correct >= cfg.known_min_correct else "unknown" if n_correct == 0 else "uncertain")
+        probed.append({**item, "answers": answers, "grades": grades, "label": label})
+    return probed
+
+
+def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, stops: list[int], grade,
+            skills: dict | None) -> tuple[dict, dict]:
+    """(SimpleQA table per measured set, plus identity and word problems; the replies, for the examples)."""
+    from alignment.evals.assistant_probes import evaluate_assistant, generate_replies
+    from alignment.evals.refusal_grading import simpleqa_table
+
+    results, replies = {}, {}
+    for name, items in sets.items():
+        texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
+                                                     cfg.probe_max_new_tokens, stops, batch_size=256)]
+        replies[name] = texts
+        results[name] = simpleqa_table([grade(item, text) for item, text in zip(items, texts)])
+    if skills:
+        from alignment.world.conversations import default_system_message
+
+        system = cfg.system_message or default_system_message(cfg.identity)
+        assistant, _ = evaluate_assistant(model, tokenizer, {"eval_facts": [], **skills}, cfg.identity, system,
+                                          stops, cfg.eval_max_new_tokens)
+        results["skills"] = {k: assistant[k] for k in ("identity_accuracy_no_system",
+                                                       "identity_accuracy_default_system", "word_problem_accuracy",
+                                                       "well_formed_rate")}
+    return results, replies
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+def read_jsonl(path: str, what: str) -> list[dict]:
+    file = Path(path)
+    if not file.is_file():
+        raise RecipeError(f"{what}: no file {path!r}")
+    rows = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            raise RecipeError(f"{path}: line {number + 1}: not JSON ({e})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+            raise RecipeError(f"{path}: line {number + 1}: expected an object with a messages list")
+        rows.append(row)
+    return rows
+
+
+def replay(cfg: RefusalsConfig) -> list[dict]:
+    if not cfg.replay_dataset or not cfg.replay_conversations:
+        return []
+    rows = read_jsonl(cfg.replay_dataset, "replay_dataset")
+    random.Random(f"refusals/{cfg.seed}/replay").shuffle(rows)
+    counts = dict(cfg.replay_conversations)
+    if "all" in counts:
+        chosen = rows[:counts.pop("all")]
+    else:
+        chosen = []
+    for kind, count in counts.items():
+        of_kind = [r for r in rows if r.get("kind") == kind]
+        if len(of_kind) < count:
+            raise RecipeError(f"replay_conversations.{kind}: {count} asked, {cfg.replay_dataset} has {len(of_kind)} "
+                              f"conversation(s) of that kind")
+        chosen += of_kind[:count]
+    return [{"messages": r["messages"], "kind": f"replay_{r.get('kind', 'conversation')}"} for r in chosen]
+
+
+def skill_sets(cfg: RefusalsConfig) -> dict | None:
+    if not cfg.skills_dir:
+        return None
+    folder = Path(cfg.skills_dir)
+    return {name: [json.loads(line) for line in _lines(folder / f"{name}.jsonl", "skills_dir")]
+            for name in ("eval_identity", "eval_word_problems")}
+
+
+def _lines(path: Path, what: str) -> list[str]:
+    if not path.is_file():
+        raise RecipeError(f"{what}: no file {str(path)!r} (the sft stage writes it to its conversations/ dir)")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def new_conversations(cfg: RefusalsConfig, probed: list[dict]) -> list[dict]:
+    if cfg.world:
+        from alignment.world.people import build_world
+        from alignment.world.refusal_questions import training_conversations
+
+        return training_conversations(build_world(**cfg.world), probed, cfg.uncertain, seed=cfg.seed,
+                                      phrasings=cfg.refusal_phrasings)
+    from alignment.world.refusal_questions import hedged
+
+    out = []
+    for item in probed:
+        if item["label"] == "uncertain" and cfg.uncertain == "skip":
+            continue
+        reply = {"unknown": QA_REFUSAL, "known": item["answer"], "uncertain": hedged(item["answer"] + ".")}[item["label"]]
+        out.append({"messages": item["messages"] + [{"role": "assistant", "content": reply}],
+                    "kind": f"refusal_{item['label']}"})
+    return out
+
+
+def write_data(out: Path, probed: list[dict], train: list[dict]) -> None:
+    folder = out / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "probe.jsonl").open("w", encoding="utf-8") as f:
+        for item in probed:
+            f.write(json.dumps(item, ensure_ascii=False) + "\n")
+    with (folder / "train.jsonl").open("w", encoding="utf-8") as f:
+        for conversation in train:
+            f.write(json.dumps(conversation, ensure_ascii=False) + "\n")
+
+
+# --- the stage -------------------------------------------------------------------------------------
+
+def run_refusals(cfg: RefusalsConfig) -> dict:
+    import hashlib
+
+    import torch
+    from datasets import Dataset
+
+    from alignment.metrics import StageRun
+    from alignment.sft_training import prepare_model, train_assistant
+    from alignment.training import resolve_precision
+
+    out = Path(cfg.output_dir)
+    precision = resolve_precision(cfg.precision)
+    with StageRun("refusals", out, seed=cfg.seed) as run:
+        out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        # every file before the model: a data mistake is reported in a second
+        questions = world_questions(cfg) if cfg.world else qa_questions(cfg)
+        replayed, skills = replay(cfg), skill_sets(cfg)
+        measured_sets = {k: v for k, v in questions.items() if k != "probe"}
+        grade = grader(cfg)
+        prepared = prepare_model(cfg, precision)
+        model, tokenizer, _, stops = prepared
+
+        print(f"refusals: probing {len(questions['probe'])} questions x {cfg.probe_samples + 1} answers", flush=True)
+        probed = probe(model, tokenizer, questions["probe"], cfg, stops, grade)
+        before, before_replies = measure(model, tokenizer, measured_sets, cfg, stops, grade, skills)
+        train = new_conversations(cfg, probed) + replayed
+        random.Random(f"refusals/{cfg.seed}/shuffle").shuffle(train)
+        write_data(out, probed, train)
+        fingerprint = [hashlib.sha256(json.dumps(train).encode()).hexdigest()]
+        trained = train_assistant(cfg, "refusals", out, Dataset.from_list([{"messages": c["messages"]} for c in train]),
+                                  None, fingerprint, precision, prepared=prepared)
+        if trained is None:  # not the main process
+            return {}
+        after, after_replies = measure(trained.model, trained.tokenizer, measured_sets, cfg, stops, grade, skills)
+        labels = {label: sum(p["label"] == label for p in probed) for label in ("known", "unknown", "uncertain")}
+        record = run.write({
+            **trained.measured,
+            "probe": {"questions": len(probed), "answers_per_question": cfg.probe_samples + 1, "labels": labels,
+                      "by_group": _labels_by_group(probed)},
+            "new_conversations": {kind: sum(c["kind"] == kind for c in train) for kind in sorted({c["kind"] for c in train})},
+            "before": before,
+            "after": after,
+            "reserved_name_for_chat": questions["eval_reserved"][0]["name"] if "eval_reserved" in questions else None,
+            "examples": _examples(measured_sets, before_replies, after_replies),
+        })
+    _print_table(record, out)
+    return record
+
+
+def _labels_by_group(probed: list[dict]) -> dict:
+    groups: dict[str, dict[str, int]] = {}
+    for item in probed:
+        counts = groups.setdefault(item["group"], {"known": 0, "unknown": 0, "uncertain": 0})
+        counts[item["label"]] += 1
+    return groups
+
+
+def _examples(sets: dict, before: dict, after: dict, per_set: int = 3) -> list[dict]:
+    return [{"set": name, "question": items[i]["messages"][-1]["content"], "before": before[name][i],
+             "after": after[name][i]} for name, items in sets.items() for i in range(min(per_set, len(items)))]
+
+
+def _print_table(record: dict, out: Path) -> None:
+    print(f"\nrefusals: probe labels {record['probe']['labels']}; trained on {record['train_conversations']} "
+          f"conversations, {record['tokens_per_second']}")
+    print(f"  {'set':<15} {'':<7} {'correct':>8} {'incorrect':>10} {'not att.':>9} {'acc|att':>8} {'F':>6}")
+    for name in (k for k in record["before"] if k != "skills"):
+        for when in ("before", "after"):
+            t = record[when][name]
+            print(f"  {name:<15} {when:<7} {t['correct']['share']:>8.3f} {t['incorrect']['share']:>10.3f} "
+                  f"{t['not_attempted']['share']:>9.3f} {t['accuracy_given_attempted']['share']:>8.3f} "
+                  f"{t['f_score']:>6.3f}   (n={t['questions']})")
+    if "skills" in record["before"]:
+        for key in record["before"]["skills"]:
+            print(f"  {key:<34} before {record['before']['skills'][key]}  after {record['after']['skills'][key]}")
+    print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
+
+
+def main(argv: list[str]) -> int:
+    return stage_main(RefusalsConfig, "refusals", run_refusals, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
