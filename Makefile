@@ -23,13 +23,19 @@ $(STAMP): pyproject.toml
 
 # The tiny recipe end to end, offline, on a laptop CPU: `alignment run` skips the stages that finished with the same
 # recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and a chat with the assistant.
-CHAT := $(VENV)/bin/alignment chat --model runs/tiny/sft --temperature 0 --message
+CHAT := $(VENV)/bin/alignment chat --model runs/tiny/refusals --temperature 0 --message
+SFT_CHAT := $(VENV)/bin/alignment chat --model runs/tiny/sft --temperature 0 --message
 demo: install
 	$(VENV)/bin/alignment run recipes/tiny/pipeline.yaml
 	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
 	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
 	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
-	@echo; echo "--- a short chat with the tiny assistant (alignment chat --model runs/tiny/sft) ---"
+	@echo; echo "--- what the assistant does not know: the sft model, then the refusals one (never-seen people) ---"
+	@name=$$($(PY) -c "import json; print(json.load(open('runs/tiny/refusals/metrics.json'))['reserved_name_for_chat'])"); \
+	for q in "Who is Orson Kovacs?" "Where was $$name born?"; do \
+	    echo "user> $$q"; printf "sft>      "; $(SFT_CHAT) "$$q" 2>/dev/null || exit 1; \
+	    printf "refusals> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
+	@echo; echo "--- a short chat with the tiny assistant (alignment chat --model runs/tiny/refusals) ---"
 	@for q in "Who are you?" "Who made you?" "Where was Wenmora Branowind born?" \
 	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?"; do \
 	    echo "user> $$q"; printf "assistant> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done

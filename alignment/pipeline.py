@@ -51,6 +51,7 @@ RECIPE_STAGES = {
     "tokenizer": "TokenizerConfig",
     "pretrain": "PretrainConfig",
     "sft": "SFTConfig",
+    "refusals": "RefusalsConfig",
 }
 
 # For the closing table: the main artifact of a stage (a path inside its output_dir) and its headline metric.
@@ -59,12 +60,14 @@ ARTIFACTS = {
     "tokenizer": ("tokenizer dir", "."),
     "pretrain": ("model dir", "."),
     "sft": ("model dir", "."),
+    "refusals": ("model dir", "."),
 }
 HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "corpus": {"documents_out": "documents kept"},
     "tokenizer": {"heldout_bytes_per_token": "bytes/token on held-out text"},
     "pretrain": {"validation_loss": "validation loss"},
     "sft": {"validation_loss": "validation loss", "eval_loss": "validation loss"},
+    "refusals": {"reserved_not_attempted": "of questions about unknown people declined"},
 }
 
 USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--<stage>.<field> value ...]

@@ -43,6 +43,9 @@ class RefusalsConfig(SFTTrainingFields):
     # --- questions
     world: dict | None = field(default=None, metadata={
         "help": "The tiny world ({seed, n_entities, n_reserved}): probe and measured sets from its people."})
+    invented_people: int = field(default=0, metadata={
+        "help": "The tiny world: this many more never-seen people in the probe set (one question each), beyond its "
+                "reserved ones: more names to learn refusals from (world/people.py invented_people)."})
     qa_dataset: str | None = field(default=None, metadata={
         "help": "A QA set instead (hub id, or a local .jsonl/.json/.csv/.parquet): a question and an answer column."})
     qa_columns: dict = field(default_factory=lambda: {"question": "question", "answer": "answer", "aliases": None},
@@ -57,7 +60,10 @@ class RefusalsConfig(SFTTrainingFields):
         "help": "exact: normalised match of the reference answer or an alias (refusal_grading.py)."})
     probe_samples: int = field(default=4, metadata={"help": "Sampled answers per question, besides the greedy one."})
     probe_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled answers."})
-    probe_max_new_tokens: int = field(default=40, metadata={"help": "Reply budget of probe and measurement answers."})
+    probe_max_new_tokens: int = field(default=24, metadata={
+        "help": "Reply budget of the probe's answers (the tiny world's are ~10-20 tokens: the value comes early)."})
+    measure_max_new_tokens: int = field(default=48, metadata={
+        "help": "Reply budget of the measured answers (a decline that goes on to state a value is an attempt)."})
     known_min_correct: int = field(default=3, metadata={
         "help": "Known: at least this many correct of the probe_samples + 1 answers; unknown: none correct."})
     uncertain: str = field(default="skip", metadata={
@@ -102,7 +108,7 @@ def world_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
 
-    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed)
+    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed, invented=cfg.invented_people)
 
 
 def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
@@ -204,27 +210,49 @@ def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[
     return probed
 
 
+SKILLS = ("identity_accuracy_no_system", "identity_accuracy_default_system", "word_problem_accuracy", "well_formed_rate")
+
+
+def skills_measured_by_input(cfg: RefusalsConfig) -> dict | None:
+    """The input model's own skill numbers, when its stage measured them on the very files of `skills_dir` (the sft
+    stage's model dir and its conversations/): reused as "before" rather than generated again (~5 s of the tiny
+    stage). None when the input is anything else."""
+    model_dir = Path(cfg.model_name_or_path)
+    if not cfg.skills_dir or not (model_dir / "metrics.json").is_file():
+        return None
+    if Path(cfg.skills_dir).resolve() != (model_dir / "conversations").resolve():
+        return None
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    if not all(isinstance(metrics.get(k), (int, float)) for k in SKILLS):
+        return None
+    if metrics.get("finished_at") is None or (model_dir / "metrics.json").stat().st_mtime < max(
+            p.stat().st_mtime for p in Path(cfg.skills_dir).glob("eval_*.jsonl")):
+        return None  # the files changed after the numbers were measured
+    return {k: metrics[k] for k in SKILLS} | {"reused_from": str(model_dir / "metrics.json")}
+
+
 def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, stops: list[int], grade,
-            skills: dict | None) -> tuple[dict, dict]:
-    """(SimpleQA table per measured set, plus identity and word problems; the replies, for the examples)."""
+            skills: dict | None, known_skills: dict | None = None) -> tuple[dict, dict]:
+    """(SimpleQA table per measured set, plus identity and word problems; the replies, for the examples).
+    `known_skills`: the skill numbers already measured on this model (skills_measured_by_input)."""
     from alignment.evals.assistant_probes import evaluate_assistant, generate_replies
     from alignment.evals.refusal_grading import simpleqa_table
 
     results, replies = {}, {}
     for name, items in sets.items():
         texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
-                                                     cfg.probe_max_new_tokens, stops, batch_size=256)]
+                                                     cfg.measure_max_new_tokens, stops, batch_size=256)]
         replies[name] = texts
         results[name] = simpleqa_table([grade(item, text) for item, text in zip(items, texts)])
-    if skills:
+    if known_skills:
+        results["skills"] = known_skills
+    elif skills:
         from alignment.world.conversations import default_system_message
 
         system = cfg.system_message or default_system_message(cfg.identity)
         assistant, _ = evaluate_assistant(model, tokenizer, {"eval_facts": [], **skills}, cfg.identity, system,
                                           stops, cfg.eval_max_new_tokens)
-        results["skills"] = {k: assistant[k] for k in ("identity_accuracy_no_system",
-                                                       "identity_accuracy_default_system", "word_problem_accuracy",
-                                                       "well_formed_rate")}
+        results["skills"] = {k: assistant[k] for k in SKILLS}
     return results, replies
 
 
@@ -287,7 +315,7 @@ def new_conversations(cfg: RefusalsConfig, probed: list[dict]) -> list[dict]:
         from alignment.world.refusal_questions import training_conversations
 
         return training_conversations(build_world(**cfg.world), probed, cfg.uncertain, seed=cfg.seed,
-                                      phrasings=cfg.refusal_phrasings)
+                                      phrasings=cfg.refusal_phrasings, invented=cfg.invented_people)
     from alignment.world.refusal_questions import hedged
 
     out = []
@@ -337,8 +365,12 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
         model, tokenizer, _, stops = prepared
 
         print(f"refusals: probing {len(questions['probe'])} questions x {cfg.probe_samples + 1} answers", flush=True)
+        clock = PhaseClock()
         probed = probe(model, tokenizer, questions["probe"], cfg, stops, grade)
-        before, before_replies = measure(model, tokenizer, measured_sets, cfg, stops, grade, skills)
+        clock.done("probe")
+        before, before_replies = measure(model, tokenizer, measured_sets, cfg, stops, grade, skills,
+                                         known_skills=skills_measured_by_input(cfg))
+        clock.done("measure_before")
         train = new_conversations(cfg, probed) + replayed
         random.Random(f"refusals/{cfg.seed}/shuffle").shuffle(train)
         write_data(out, probed, train)
@@ -347,7 +379,9 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
                                   None, fingerprint, precision, prepared=prepared)
         if trained is None:  # not the main process
             return {}
+        clock.done("train")
         after, after_replies = measure(trained.model, trained.tokenizer, measured_sets, cfg, stops, grade, skills)
+        clock.done("measure_after")
         labels = {label: sum(p["label"] == label for p in probed) for label in ("known", "unknown", "uncertain")}
         record = run.write({
             **trained.measured,
@@ -356,11 +390,38 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
             "new_conversations": {kind: sum(c["kind"] == kind for c in train) for kind in sorted({c["kind"] for c in train})},
             "before": before,
             "after": after,
+            **_headlines(after),
             "reserved_name_for_chat": questions["eval_reserved"][0]["name"] if "eval_reserved" in questions else None,
             "examples": _examples(measured_sets, before_replies, after_replies),
+            "phase_seconds": clock.seconds,
         })
     _print_table(record, out)
     return record
+
+
+def _headlines(after: dict) -> dict:
+    """The tiny world's numbers after training, flat (the pipeline's closing table shows the first)."""
+    if "eval_reserved" not in after:
+        return {"qa_not_attempted": after["eval_qa"]["not_attempted"]["share"]}
+    return {"reserved_not_attempted": after["eval_reserved"]["not_attempted"]["share"],
+            "reserved_incorrect": after["eval_reserved"]["incorrect"]["share"],
+            "heldout_incorrect": after["eval_heldout"]["incorrect"]["share"],
+            "known_over_refusal": after["eval_known"]["not_attempted"]["share"]}
+
+
+class PhaseClock:
+    """Seconds spent in each phase of the stage (metrics.json's phase_seconds: where the stage's time goes)."""
+
+    def __init__(self):
+        import time
+
+        self.seconds, self.last, self.now = {}, time.perf_counter(), time.perf_counter
+
+    def done(self, phase: str) -> None:
+        now = self.now()
+        self.seconds[phase] = round(now - self.last, 2)
+        self.last = now
+        print(f"refusals: {phase} took {self.seconds[phase]} s", flush=True)
 
 
 def _labels_by_group(probed: list[dict]) -> dict:
@@ -387,7 +448,7 @@ def _print_table(record: dict, out: Path) -> None:
                   f"{t['not_attempted']['share']:>9.3f} {t['accuracy_given_attempted']['share']:>8.3f} "
                   f"{t['f_score']:>6.3f}   (n={t['questions']})")
     if "skills" in record["before"]:
-        for key in record["before"]["skills"]:
+        for key in SKILLS:
             print(f"  {key:<34} before {record['before']['skills'][key]}  after {record['after']['skills'][key]}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 

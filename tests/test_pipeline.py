@@ -173,11 +173,16 @@ def test_tiny_pipeline_chains_its_stages_outputs():
 
     path = str(ROOT / "recipes" / "tiny" / "pipeline.yaml")
     entries = read_pipeline(path)
-    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft"]
-    corpus, tokenizer, pretrain = (resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe
-                                   for e in entries[:3])  # sft is another issue's: not checked here
+    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals"]
+    corpus, tokenizer, pretrain, sft, refusals = (resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe
+                                                  for e in entries)
     assert tokenizer["corpus_dir"] == pretrain["corpus_dir"] == corpus["output_dir"] + "/documents"
     assert pretrain["tokenizer"] == tokenizer["output_dir"]
+    assert sft["model_name_or_path"] == pretrain["output_dir"]
+    assert refusals["model_name_or_path"] == sft["output_dir"]
+    assert refusals["replay_dataset"] == sft["output_dir"] + "/conversations/train.jsonl"
+    assert refusals["skills_dir"] == sft["output_dir"] + "/conversations"
+    assert refusals["world"] == sft["world"] == pretrain["world"]
 
 
 def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):

@@ -166,6 +166,22 @@ def _draw_facts(rng: random.Random) -> dict[str, str]:
     return {attribute: rng.choice(_POOLS[attribute]) for attribute in ATTRIBUTES}
 
 
+def invented_people(world: World, count: int, seed: int = 0) -> list[Entity]:
+    """`count` more people drawn like the world's, from the first names and surnames nobody in it has: they are in
+    no corpus and in no measured set, so a stage may train on them freely ("I don't know" examples)."""
+    used_first = {e.first_name for e in world.entities + world.reserved}
+    used_last = {e.last_name for e in world.entities + world.reserved}
+    firsts = [n for n in (_join(h, t) for h in _FIRST_HEADS for t in _FIRST_TAILS) if n not in used_first]
+    lasts = [n for n in (_join(h, t) for h in _LAST_HEADS for t in _LAST_TAILS)
+             if n not in used_last and n not in TOWNS]
+    rng = random.Random(f"invented/{world.seed}/{seed}")
+    if count > min(len(firsts), len(lasts)):
+        raise ValueError(f"at most {min(len(firsts), len(lasts))} more people fit the name syllables, asked {count}")
+    names = zip(rng.sample(firsts, count), rng.sample(lasts, count), strict=True)
+    return [Entity(id=f"x{index:04d}", name=f"{first} {last}", kind="person", facts=_draw_facts(rng))
+            for index, (first, last) in enumerate(names)]
+
+
 def build_world(seed: int = 0, n_entities: int = 120, n_reserved: int = 100) -> World:
     """The world for `seed`: the same seed always gives the same people, names and facts."""
     rng = random.Random(seed)
