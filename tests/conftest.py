@@ -25,6 +25,22 @@ def run_cli(*args: str, timeout: int = 900, env: dict | None = None, check: bool
     return proc
 
 
+def kill_at_checkpoint(args: list, out: Path, step: int, timeout: float = 600) -> None:
+    """Start `alignment ARGS`, SIGKILL its whole process group once `out/checkpoints/checkpoint-STEP` is written
+    (a real kill: no handler runs), and check that it had not finished."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and not list((out / "checkpoints").glob(f"checkpoint-{step}/trainer_state.json")):
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+
+
 @pytest.fixture(autouse=True)
 def _trackio_dir_stays_in_its_test():
     """Stage code run in-process with report_to: trackio sets TRACKIO_DIR for its whole process (alignment/

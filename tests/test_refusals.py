@@ -5,12 +5,7 @@ micro models (the tiny world, resume after a kill, a real-model recipe on a loca
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -20,7 +15,7 @@ from alignment.world.conversations import FACT_QUESTIONS, build_conversations, f
 from alignment.world.people import ATTRIBUTES, build_world, invented_people, pool
 from alignment.world.refusal_questions import (NAME_FIRST_QUESTIONS, UNSEEN_FACT_QUESTIONS, build_refusal_questions,
                                                training_conversations)
-from tests.conftest import ROOT, run_cli
+from tests.conftest import kill_at_checkpoint, run_cli
 
 POOLS = {a: pool(a) for a in ATTRIBUTES}
 WORLD = dict(seed=0, n_entities=60, n_reserved=100)  # the tiny recipe's world
@@ -232,14 +227,7 @@ def test_refusals_on_the_tiny_world_writes_its_data_model_and_tables(micro_base,
 def test_a_killed_refusals_run_resumes_from_its_last_checkpoint(micro_base, sft_files, tmp_path):
     out = tmp_path / "refusals"
     args = tiny_args(micro_base, out, sft_files, "--max_steps", "300", "--save_steps", "5")
-    proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 600
-    while time.time() < deadline and not list((out / "checkpoints").glob("checkpoint-10/trainer_state.json")):
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    kill_at_checkpoint(args, out, 10)
     done = run_cli(*args)
     assert "resuming from" in done.stdout
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 300

@@ -5,15 +5,12 @@ processes, QLoRA's error on CPU, the model card at the Hub client's boundary, an
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, kill_at_checkpoint, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -94,14 +91,7 @@ def test_a_killed_sft_run_resumes_from_its_last_checkpoint(micro_base, tmp_path)
     out = tmp_path / "sft"
     # 200 micro steps take ~10 s: long enough to be killed between checkpoint-10 and the end (40 were not, once)
     args = sft_args(micro_base, out, "--max_steps", "200", "--save_steps", "5", "--eval_steps", "1000")
-    proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and not list((out / "checkpoints").glob("checkpoint-10/trainer_state.json")):
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    kill_at_checkpoint(args, out, 10, timeout=300)
     done = run_cli(*args)
     assert "resuming from" in done.stdout
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 200

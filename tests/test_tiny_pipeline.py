@@ -17,10 +17,10 @@ from tests.conftest import run_cli
 pytestmark = pytest.mark.slow
 
 # Issue 9's budget is 12 minutes for the four stages and 3 more for the answer-first SFT on an AVX2-only CPU (fp32), the
-# slowest kind this project supports; estimated there (x2.7 the fp32 figures of a Zen 4, README) ~12.3 and ~2.4
-# minutes. The limits follow the budgets with a margin of about 40%, so a slow machine fails here, with a message
-# naming the command that ran out of time, and not on CI's 90-minute limit.
-PIPELINE_TIMEOUT_S = 17 * 60
+# slowest kind this project supports; estimated there (x2.7 the fp32 figures of a Zen 4, README) ~12.6 and ~2.3
+# minutes; the refusals stage (issue 11's budget: 3 minutes) ~3.5 more. The limits follow with a margin of about 40%,
+# so a slow machine fails here, with a message naming the command that ran out of time, and not on CI's 90 minutes.
+PIPELINE_TIMEOUT_S = 23 * 60
 ANSWER_FIRST_TIMEOUT_S = int(4.5 * 60)
 
 
@@ -135,15 +135,6 @@ def test_refusal_training_keeps_what_the_assistant_knows(tiny_run):
     skills = refusals["after"]["skills"]
     assert skills["identity_accuracy_no_system"] >= 0.9
     assert skills["word_problem_accuracy"] >= refusals["before"]["skills"]["word_problem_accuracy"] - 0.05
-
-
-def test_held_out_facts_stay_as_right_as_before(tiny_run):
-    """Issue 11 (b), its second half: on held-out facts of people the corpus covers, as many right answers as before
-    (within 2 points). Its first half, incorrect answers halved, is not met: the tiny assistant declines almost none
-    of them (README, stage 5), so it is not asserted here."""
-    _, _, metrics = tiny_run
-    before, after = metrics["refusals"]["before"]["eval_heldout"], metrics["refusals"]["after"]["eval_heldout"]
-    assert after["correct"]["share"] >= before["correct"]["share"] - 0.02
 
 
 def test_the_final_assistant_declines_in_the_terminal(tiny_run):
