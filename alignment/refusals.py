@@ -57,7 +57,10 @@ class RefusalsConfig(SFTTrainingFields):
 
     # --- probe and judge
     judge: str = field(default="exact", metadata={
-        "help": "exact: normalised match of the reference answer or an alias (refusal_grading.py)."})
+        "help": "exact: the reference answer or an alias named in the reply (refusal_grading.py); model: a judge "
+                "model grades it as SimpleQA's grader does (model_judge.py), for free-form answers."})
+    judge_model: str | None = field(default=None, metadata={
+        "help": "The model judge's dir or hub id (judge: model): any causal LM; an instruct model of some size."})
     probe_samples: int = field(default=4, metadata={"help": "Sampled answers per question, besides the greedy one."})
     probe_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled answers."})
     probe_max_new_tokens: int = field(default=24, metadata={
@@ -91,8 +94,10 @@ class RefusalsConfig(SFTTrainingFields):
         super().__post_init__()
         if bool(self.world) == bool(self.qa_dataset):
             raise RecipeError("world / qa_dataset: set exactly one (the tiny world's people, or a QA set)")
-        if self.judge != "exact":
-            raise RecipeError(f"judge: expected exact, got {self.judge!r} (a model judge is not built yet)")
+        if self.judge not in ("exact", "model"):
+            raise RecipeError(f"judge: expected exact or model, got {self.judge!r}")
+        if self.judge == "model" and not self.judge_model:
+            raise RecipeError("judge_model: judge is model but no judge_model (a model dir or hub id) is set")
         if self.uncertain not in ("skip", "hedge"):
             raise RecipeError(f"uncertain: expected skip or hedge, got {self.uncertain!r}")
         if not 0 < self.known_min_correct <= self.probe_samples + 1:
@@ -175,21 +180,39 @@ def _load_rows(source: str, split: str) -> list[dict]:
 # --- grading -------------------------------------------------------------------------------------------
 
 def grader(cfg: RefusalsConfig):
-    """item, reply text -> correct / incorrect / not_attempted (the exact judge)."""
+    """(items, reply texts) -> grades (correct / incorrect / not_attempted), one per pair: the exact judge, or the
+    model judge (alignment/evals/model_judge.py) on the question, its reference and the reply."""
     from alignment.evals.refusal_grading import grade_fact, grade_who_is
-
-    if cfg.qa_dataset:
-        return lambda item, text: grade_fact(text, [item["answer"], *item["aliases"]], [item["answer"], *item["aliases"]])
     from alignment.world.people import ATTRIBUTES, pool
+
+    if cfg.judge == "model":
+        from alignment.evals.model_judge import ModelJudge
+
+        judge = ModelJudge(cfg.judge_model)
+
+        def target(item: dict) -> str:
+            if item["kind"] == "who_is":  # a person: any two of their facts
+                return "; ".join(f"{ATTRIBUTES[k]}: {v}" for k, v in item["answer"].items())
+            aliases = item.get("aliases") or []
+            return item["answer"] + (f" (also accepted: {', '.join(aliases)})" if aliases else "")
+
+        def grade_model(items: list[dict], texts: list[str]) -> list[str]:
+            return judge.grade([(i["messages"][-1]["content"], target(i), t) for i, t in zip(items, texts)])
+
+        grade_model.judge = judge
+        return grade_model
 
     pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
 
-    def grade(item: dict, text: str) -> str:
+    def grade_one(item: dict, text: str) -> str:
+        if item["kind"] == "qa":
+            answers = [item["answer"], *item["aliases"]]
+            return grade_fact(text, answers, answers)
         if item["kind"] == "who_is":
             return grade_who_is(text, item["answer"], pools)
         return grade_fact(text, [item["answer"]], pools[item["kind"]])
 
-    return grade
+    return lambda items, texts: [grade_one(i, t) for i, t in zip(items, texts)]
 
 
 def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[int], grade) -> list[dict]:
@@ -200,13 +223,15 @@ def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[
     greedy = generate_replies(model, tokenizer, conversations, cfg.probe_max_new_tokens, stops, batch_size=256)
     sampled = generate_replies(model, tokenizer, conversations * cfg.probe_samples, cfg.probe_max_new_tokens, stops,
                                batch_size=256, temperature=cfg.probe_temperature) if cfg.probe_samples else []
+    answers = [[greedy[i]["text"]] + [sampled[i + k * len(items)]["text"] for k in range(cfg.probe_samples)]
+               for i in range(len(items))]
+    flat = grade([item for item, a in zip(items, answers) for _ in a], [text for a in answers for text in a])
     probed = []
     for index, item in enumerate(items):
-        answers = [greedy[index]["text"]] + [sampled[index + k * len(items)]["text"] for k in range(cfg.probe_samples)]
-        grades = [grade(item, a) for a in answers]
+        grades = flat[index * (cfg.probe_samples + 1):(index + 1) * (cfg.probe_samples + 1)]
         n_correct = grades.count("correct")
         label = ("known" if n_correct >= cfg.known_min_correct else "unknown" if n_correct == 0 else "uncertain")
-        probed.append({**item, "answers": answers, "grades": grades, "label": label})
+        probed.append({**item, "answers": answers[index], "grades": grades, "label": label})
     return probed
 
 
@@ -243,7 +268,7 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
         texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
                                                      cfg.measure_max_new_tokens, stops, batch_size=256)]
         replies[name] = texts
-        results[name] = simpleqa_table([grade(item, text) for item, text in zip(items, texts)])
+        results[name] = simpleqa_table(grade(items, texts))
     if known_skills:
         results["skills"] = known_skills
     elif skills:
@@ -383,8 +408,11 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
         after, after_replies = measure(trained.model, trained.tokenizer, measured_sets, cfg, stops, grade, skills)
         clock.done("measure_after")
         labels = {label: sum(p["label"] == label for p in probed) for label in ("known", "unknown", "uncertain")}
+        judge = {"judge": cfg.judge} | ({"judge_model": cfg.judge_model, "unparsed_grades": grade.judge.unparsed}
+                                        if cfg.judge == "model" else {})
         record = run.write({
             **trained.measured,
+            **judge,
             "probe": {"questions": len(probed), "answers_per_question": cfg.probe_samples + 1, "labels": labels,
                       "by_group": _labels_by_group(probed)},
             "new_conversations": {kind: sum(c["kind"] == kind for c in train) for kind in sorted({c["kind"] for c in train})},

@@ -263,3 +263,45 @@ def test_bad_qa_records_are_one_line_errors(tmp_path, rows, message):
                    "--output_dir", tmp_path / "out", check=False)
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("reply, grade", [("A", CORRECT), (" B.", INCORRECT), ("The grade is C", NOT_ATTEMPTED),
+                                          ("Answer: A", CORRECT), ("AAAA", CORRECT), ("Bad", None),
+                                          ("", None)])
+def test_the_model_judges_letter_is_read(reply, grade):
+    from alignment.evals.model_judge import parse_grade
+
+    assert parse_grade(reply) == grade
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("letter, grade, label", [("A", CORRECT, "known"), ("C", NOT_ATTEMPTED, "unknown")])
+def test_the_model_judge_grades_as_its_model_says(micro_base, tmp_path, letter, grade, label):
+    """A local stand-in judge: a micro model dir whose generation config biases one grade letter (a real
+    generate() call on the real prompt); every answer then gets that grade, and the probe labels follow."""
+    import shutil
+
+    from transformers import AutoTokenizer, GenerationConfig
+
+    judge = tmp_path / "judge"
+    shutil.copytree(micro_base, judge)
+    tokenizer = AutoTokenizer.from_pretrained(judge)
+    config = GenerationConfig.from_pretrained(judge)
+    config.sequence_bias = [[[tokenizer.convert_tokens_to_ids(letter)], 100.0]]
+    config.save_pretrained(judge)
+    qa = _qa_file(tmp_path / "qa.jsonl", [{"problem": f"What is the capital of country {i}?", "answer": f"City{i}"}
+                                          for i in range(20)])
+    out = tmp_path / "out"
+    run_cli("refusals", "--config", "recipes/smollm2-135m/refusals.yaml", "--model_name_or_path", micro_base,
+            "--qa_dataset", qa, "--output_dir", out, "--max_steps", "2", "--gradient_accumulation_steps", "1",
+            "--judge", "model", "--judge_model", judge, "--uncertain", "hedge", *MICRO)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["judge"] == "model" and metrics["unparsed_grades"] == 0
+    assert metrics["before"]["eval_qa"][grade]["share"] == metrics["after"]["eval_qa"][grade]["share"] == 1.0
+    assert metrics["probe"]["labels"][label] == metrics["probe"]["questions"] == 14
+
+
+def test_a_model_judge_needs_its_model(tmp_path):
+    proc = run_cli("refusals", "--config", "recipes/smollm2-135m/refusals.yaml", "--judge", "model",
+                   "--output_dir", tmp_path, check=False)
+    assert proc.returncode == 2 and "judge_model:" in proc.stderr
