@@ -155,16 +155,7 @@ def _load_rows(source: str, split: str) -> list[dict]:
         if not path.is_file():
             raise RecipeError(f"qa_dataset: no file {source!r}")
         if path.suffix == ".jsonl":
-            rows = []
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError as e:
-                        raise RecipeError(f"{source}: line {number + 1}: not JSON ({e})") from None
-                    if not isinstance(rows[-1], dict):
-                        raise RecipeError(f"{source}: line {number + 1}: a record must be a JSON object")
-            return rows
+            return [row for _, row in jsonl_objects(path, f"qa_dataset: no file {source!r}")]
         from datasets import load_dataset
 
         kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
@@ -283,22 +274,32 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
 
 # --- data -------------------------------------------------------------------------------------------
 
-def read_jsonl(path: str, what: str) -> list[dict]:
-    file = Path(path)
-    if not file.is_file():
-        raise RecipeError(f"{what}: no file {path!r}")
+def jsonl_objects(path: Path, missing: str) -> list[tuple[int, dict]]:
+    """(line number, record) of every non-blank line of a JSONL file; `missing` is the error for an absent file, and
+    a line that is not a JSON object is a one-line error naming the file and the line."""
+    if not path.is_file():
+        raise RecipeError(missing)
     rows = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines()):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except ValueError as e:
-            raise RecipeError(f"{path}: line {number + 1}: not JSON ({e})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-            raise RecipeError(f"{path}: line {number + 1}: expected an object with a messages list")
-        rows.append(row)
+            raise RecipeError(f"{path}: line {number}: not JSON ({e})") from None
+        if not isinstance(row, dict):
+            raise RecipeError(f"{path}: line {number}: a record must be a JSON object")
+        rows.append((number, row))
     return rows
+
+
+def read_jsonl(path: str, what: str) -> list[dict]:
+    """Conversations: JSONL records with a `messages` list."""
+    rows = jsonl_objects(Path(path), f"{what}: no file {path!r}")
+    for number, row in rows:
+        if not isinstance(row.get("messages"), list):
+            raise RecipeError(f"{path}: line {number}: expected an object with a messages list")
+    return [row for _, row in rows]
 
 
 def replay(cfg: RefusalsConfig) -> list[dict]:
@@ -324,14 +325,10 @@ def skill_sets(cfg: RefusalsConfig) -> dict | None:
     if not cfg.skills_dir:
         return None
     folder = Path(cfg.skills_dir)
-    return {name: [json.loads(line) for line in _lines(folder / f"{name}.jsonl", "skills_dir")]
-            for name in ("eval_identity", "eval_word_problems")}
-
-
-def _lines(path: Path, what: str) -> list[str]:
-    if not path.is_file():
-        raise RecipeError(f"{what}: no file {str(path)!r} (the sft stage writes it to its conversations/ dir)")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {name: [row for _, row in jsonl_objects(
+        folder / f"{name}.jsonl",
+        f"skills_dir: no file {str(folder / f'{name}.jsonl')!r} (the sft stage writes it to its conversations/ dir)")]
+        for name in ("eval_identity", "eval_word_problems")}
 
 
 def new_conversations(cfg: RefusalsConfig, probed: list[dict]) -> list[dict]:
