@@ -1,0 +1,57 @@
+"""The tools an assistant can call: one registry for chat, the measurements and GRPO.
+
+A tool is a typed Python function with a Google-style docstring; transformers' `get_json_schema` turns it into the
+JSON schema that the chat template renders in the system turn (`tools=`), and GRPO hands the same callables to TRL.
+A tool returns text, which the chat template writes escaped (no control token can come out of a tool's result). A
+tool never raises to its caller: a failure is a short "Error: ..." result, which is what the model reads.
+
+    python   runs a program in the bubblewrap sandbox (alignment/tools/python_sandbox.py)
+"""
+
+from __future__ import annotations
+
+from alignment.tools.python_sandbox import SandboxLimits, SandboxUnavailable, run_sandboxed
+
+PYTHON_LIMITS = SandboxLimits()
+
+
+def python(code: str) -> str:
+    """Run a Python program and return what it prints.
+
+    Args:
+        code: The program. Only what it prints comes back, so print the values you need.
+    """
+    try:
+        return run_sandboxed(code, PYTHON_LIMITS).for_the_model(PYTHON_LIMITS)
+    except SandboxUnavailable as e:
+        return f"Error: the python sandbox cannot start here: {e}"
+
+
+TOOLS = {"python": python}
+
+
+def tool_schemas(names: list[str] | None = None) -> list[dict]:
+    """The JSON schemas of the named tools (all of them by default), in the form `apply_chat_template(tools=)` takes."""
+    from transformers.utils import get_json_schema
+
+    unknown = [n for n in names or [] if n not in TOOLS]
+    if unknown:
+        raise KeyError(f"unknown tool {unknown[0]!r} (tools: {', '.join(TOOLS)})")
+    return [get_json_schema(TOOLS[name]) for name in names or TOOLS]
+
+
+def call_tool(name: str, arguments: dict) -> str:
+    """One tool call as the model wrote it: the tool's result, or a one-line error the model can read."""
+    if name not in TOOLS:
+        return f"Error: no tool named {name!r} (tools: {', '.join(TOOLS)})"
+    if not isinstance(arguments, dict):
+        return f"Error: the arguments of {name} must be an object, got {type(arguments).__name__}"
+    import inspect
+
+    try:
+        inspect.signature(TOOLS[name]).bind(**arguments)
+    except TypeError as e:
+        return f"Error: {name}: {e}"
+    if not all(isinstance(v, str) for v in arguments.values()):
+        return f"Error: {name}: every argument must be a string"
+    return TOOLS[name](**arguments)
