@@ -6,6 +6,8 @@ A tool returns text, which the chat template writes escaped (no control token ca
 tool never raises to its caller: a failure is a short "Error: ..." result, which is what the model reads.
 
     python   runs a program in the bubblewrap sandbox (alignment/tools/python_sandbox.py)
+    search   BM25 over a document collection: short passages and their URLs (alignment/tools/search.py); the
+             index it reads is set with use_search_index(DIR)
 """
 
 from __future__ import annotations
@@ -27,7 +29,30 @@ def python(code: str) -> str:
         return f"Error: the python sandbox cannot start here: {e}"
 
 
-TOOLS = {"python": python}
+# the index `search` reads, and how many passages it returns: set by whoever offers the tool (chat, a stage)
+SEARCH = {"index": None, "top_k": 2}
+
+
+def use_search_index(folder, top_k: int = 2) -> None:
+    from alignment.tools.search import SearchIndex
+
+    SEARCH["index"], SEARCH["top_k"] = SearchIndex(folder), top_k
+
+
+def search(query: str) -> str:
+    """Search the web and return short passages that match, each with the address of its page.
+
+    Args:
+        query: What to look for, for example a person's full name.
+    """
+    from alignment.tools.search import format_results
+
+    if SEARCH["index"] is None:
+        return "Error: no search index is loaded"
+    return format_results(SEARCH["index"].search(query, SEARCH["top_k"]))
+
+
+TOOLS = {"python": python, "search": search}
 
 
 def tool_schemas(names: list[str] | None = None) -> list[dict]:

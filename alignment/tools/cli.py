@@ -3,6 +3,8 @@
     alignment tool list                               # the tools and their JSON schemas (what the template renders)
     alignment tool python -c "print(123 * 456)"        # run code as a model's call would
     alignment tool python --code-file solution.py
+    alignment tool index --source runs/tiny/corpus --output runs/tiny/search_index   # build a search index once
+    alignment tool search --index runs/tiny/search_index "Wenmora Tobock"           # what a search call returns
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     source = python.add_mutually_exclusive_group(required=True)
     source.add_argument("-c", dest="code", help="the program's text")
     source.add_argument("--code-file", "--code_file", dest="code_file", help="a file holding the program")
+    index = tools.add_parser("index", help="build a search index from a document collection")
+    index.add_argument("--source", required=True, help="a corpus stage's output dir, a .jsonl(.gz) or .parquet file")
+    index.add_argument("--output", required=True, help="the index dir to write")
+    index.add_argument("--text_field", default="text")
+    index.add_argument("--url_field", default="url", help="looked up in the record, then in its metadata")
+    index.add_argument("--passage_chars", type=int, default=240, help="longest passage shown")
+    search = tools.add_parser("search", help="search an index, as a model's call would")
+    search.add_argument("--index", required=True, help="an index dir (alignment tool index)")
+    search.add_argument("--top_k", type=int, default=2, help="passages returned")
+    search.add_argument("query")
     return parser
 
 
@@ -32,6 +44,18 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.tool == "list":
         print(json.dumps(tool_schemas(), indent=2))
+        return 0
+    if args.tool == "index":
+        from alignment.tools.search import build_index
+
+        meta = build_index(args.source, args.output, args.text_field, args.url_field, args.passage_chars)
+        print(f"search index: {meta['documents']} documents, {meta['passages']} passages -> {args.output}")
+        return 0
+    if args.tool == "search":
+        from alignment.tools import search, use_search_index
+
+        use_search_index(args.index, args.top_k)
+        print(search(args.query))
         return 0
     code = args.code
     if args.code_file is not None:
