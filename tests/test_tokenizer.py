@@ -93,29 +93,30 @@ def test_cli_trains_a_tokenizer_dir_with_metrics(trained):
 
 
 def test_the_chat_templates_own_words_are_one_token_each(trained, tmp_path):
-    """Trained on the template's text beside the documents, each role name is one token and so is the blank line
-    of the empty reasoning block; trained on the documents alone (which hold no chats), the same turn takes more tokens."""
+    """Trained on the template's text beside the documents (template_text), each role name is one token and so is
+    the blank line of the empty reasoning block; trained on the documents alone (the tiny recipe, for now: the corpus
+    holds no chats), the same turn takes more tokens."""
     from transformers import AutoTokenizer
 
     from alignment.tokenizer import chat_template_text
 
     assert chat_template_text() == ("<|im_start|>system\n<|im_end|>\n<|im_start|>user\n<|im_end|>\n"
                                     "<|im_start|>assistant\n<think>\n\n</think>\n\n<|im_end|>\n")
+    write_documents(tmp_path / "documents", world_documents())
+    run_cli("tokenizer", "--config", RECIPE, "--corpus_dir", tmp_path / "documents", "--output_dir",
+            tmp_path / "with", "--vocab_size", "700", "--template_text", "true", timeout=300)
     chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
             {"role": "assistant", "content": "Hello."}]
-    with_text = AutoTokenizer.from_pretrained(trained[0])
+    with_text = AutoTokenizer.from_pretrained(tmp_path / "with")
     pieces = [with_text.decode([i]) for i in with_text.apply_chat_template(chat, tokenize=True, return_dict=False)]
     for word in ("system", "user", "assistant"):
         assert word in pieces
     # (after </think>, the pre-tokenizer splits "\n\nHello" into "\n", "\n", "Hello": GPT-2's rule for spaces)
     assert pieces[pieces.index("<think>"):pieces.index("</think>") + 1] == ["<think>", "\n\n", "</think>"]
-    assert json.loads((trained[0] / "metrics.json").read_text())["template_text_tokens"] == 19
+    assert json.loads((tmp_path / "with" / "metrics.json").read_text())["template_text_tokens"] == 19
 
-    write_documents(tmp_path / "documents", world_documents())
-    proc = run_cli("tokenizer", "--config", RECIPE, "--corpus_dir", tmp_path / "documents", "--output_dir",
-                   tmp_path / "without", "--vocab_size", "700", "--template_text", "false", timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    without = AutoTokenizer.from_pretrained(tmp_path / "without")
+    without = AutoTokenizer.from_pretrained(trained[0])  # the recipe's setting
+    assert "template_text: false" in (trained[0] / "recipe.yaml").read_text()
     assert "assistant" not in without.get_vocab()
     assert len(without.apply_chat_template(chat, tokenize=True, return_dict=False)) > len(pieces) + 3
 
