@@ -25,6 +25,7 @@ at once.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -47,12 +48,12 @@ COMMANDS = "/system TEXT (set the system prompt), /system (show it), /reset (for
 # The conversation as the model sees it
 # ---------------------------------------------------------------------------------------------
 
-def render(tokenizer, messages: list[dict]) -> list[int]:
-    """The prompt ids: the messages written out by the tokenizer's chat template, up to the start of the
-    assistant's turn (`add_generation_prompt=True`)."""
+def render(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
+    """The prompt ids: the messages written out by the tokenizer's chat template (with the tools block in the
+    system turn when tools are offered), up to the start of the assistant's turn (`add_generation_prompt=True`)."""
     try:
-        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
-                                                  return_dict=False))
+        return list(tokenizer.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
+                                                  tokenize=True, return_dict=False))
     except Exception as e:  # jinja's TemplateError: e.g. Gemma's template refuses a system message
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise RecipeError(f"the chat template cannot render this conversation: {first_line}") from None
@@ -119,19 +120,58 @@ class Chat:
         self.seed = args.seed if args.seed is not None else random.randrange(2**31)
         self.device = _device_of(self.model)
         self.generator = _seeded_generator(self.seed, self.device)
+        self.tools = self._offered_tools(args)
+
+    @staticmethod
+    def _offered_tools(args) -> list[dict] | None:
+        """The tools' schemas when the model dir was trained to call them (its tools.json) and --no_tools is off."""
+        from alignment.tools import offered_tools, tool_schemas, use_search_index
+
+        offer = None if getattr(args, "no_tools", False) else offered_tools(args.model)
+        if not offer:
+            return None
+        if "search" in offer["tools"]:
+            use_search_index(offer["search_index"], offer.get("top_k", 2))
+        return tool_schemas(offer["tools"])
 
     def fit(self, messages: list[dict]) -> tuple[list[dict], list[int], int]:
         """The messages that fit the context (oldest turns dropped), their prompt ids, how many turns went."""
-        kept, dropped = trim_history(messages, lambda m: len(render(self.tokenizer, m)), self.context,
+        kept, dropped = trim_history(messages, lambda m: len(render(self.tokenizer, m, self.tools)), self.context,
                                      self.max_new_tokens)
-        prompt_ids = render(self.tokenizer, kept)
+        prompt_ids = render(self.tokenizer, kept, self.tools)
         if self.context is not None and len(prompt_ids) >= self.context:
             raise RecipeError(f"the message is too long: the prompt is {len(prompt_ids)} tokens, the model's "
                               f"context is {self.context}")
         return kept, prompt_ids, dropped
 
-    def reply(self, prompt_ids: list[int], out) -> Reply:
-        """Sample the assistant's turn, writing its text to `out` as it comes; one newline at the end."""
+    def answer(self, messages: list[dict], out, notes) -> tuple[Reply, list[dict], list[int]]:
+        """The assistant's answer to `messages` (ending with the user's turn): with tools offered, the calling loop
+        (alignment/tools/calling.py) runs each call the model writes and shows it and its result on `notes` as it
+        happens, and the model writes again. Returns the last reply, the messages added, the last prompt."""
+        if not self.tools:
+            _, prompt_ids, _ = self.fit(messages)
+            reply = self.reply(prompt_ids, out)
+            return reply, [{"role": "assistant", "content": reply.text}], prompt_ids
+        from alignment.tools.calling import answer_with_tools
+
+        last = {}
+
+        def generate(conversation):
+            _, last["prompt"], _ = self.fit(conversation)
+            last["reply"] = self.reply(last["prompt"], out, calls_to=notes)
+            return last["reply"].text
+
+        def show(call):
+            arguments = json.dumps(call.arguments) if call.arguments is not None else "(unreadable)"
+            notes.write(f"[{call.name or 'tool call'} {arguments} -> {call.result}]\n")
+            notes.flush()
+
+        exchange = answer_with_tools(generate, messages, on_call=show)
+        return last["reply"], exchange.messages, last["prompt"]
+
+    def reply(self, prompt_ids: list[int], out, calls_to=None) -> Reply:
+        """Sample the assistant's turn, writing its text to `out` as it comes; one newline at the end. A turn that
+        opens with a tool call is written to `calls_to` instead, when given (stdout keeps only answers)."""
         import torch
 
         args, tokenizer = self.args, self.tokenizer
@@ -155,6 +195,8 @@ class Chat:
             text = shown(continuation_text(tokenizer, prompt_ids, new_ids))
             if text.endswith("\ufffd"):
                 continue
+            if calls_to is not None and not printed and text.lstrip().startswith("<tool_call>"):
+                out = calls_to
             out.write(text[len(printed):])
             out.flush()
             printed = text
@@ -205,8 +247,8 @@ def _with_system(system: str | None, history: list[dict]) -> list[dict]:
 def run_message(args) -> None:
     """--message: one reply on stdout, the numbers on stderr."""
     chat = Chat(args)
-    _, prompt_ids, _ = chat.fit(_with_system(args.system, [{"role": "user", "content": args.message}]))
-    reply = chat.reply(prompt_ids, sys.stdout)
+    messages = _with_system(args.system, [{"role": "user", "content": args.message}])
+    reply, _, prompt_ids = chat.answer(messages, sys.stdout, sys.stderr)
     print(_stats(reply, prompt_ids, chat.seed), file=sys.stderr)
 
 
@@ -221,7 +263,8 @@ def run_interactive(args) -> None:
             pass
     note = _Style(sys.stderr)
     context = f"context {chat.context} tokens" if chat.context is not None else "no context limit"
-    print(note.dim(f"[chatting with {args.model} ({context}, seed {chat.seed}); {COMMANDS}; Ctrl-D leaves]"),
+    tools = f"; tools: {', '.join(t['function']['name'] for t in chat.tools)}" if chat.tools else ""
+    print(note.dim(f"[chatting with {args.model} ({context}, seed {chat.seed}{tools}); {COMMANDS}; Ctrl-D leaves]"),
           file=sys.stderr)
     system, history = args.system, []
     while True:
@@ -260,12 +303,15 @@ def run_interactive(args) -> None:
         if dropped:
             print(note.dim(_dropped_note(dropped, chat)), file=sys.stderr)
         try:
-            reply = chat.reply(prompt_ids, sys.stdout)
+            reply, added, prompt_ids = chat.answer(kept, sys.stdout, sys.stderr)
         except KeyboardInterrupt:  # Ctrl-C while it writes: drop this exchange, stay in the chat
             print(file=sys.stdout)
             print(note.dim("[interrupted; this exchange is not kept]"), file=sys.stderr)
             continue
-        history = kept[1 if system else 0:] + [{"role": "assistant", "content": reply.text}]
+        except RecipeError as e:  # a tool result made the prompt too long
+            print(f"[{e}]", file=sys.stderr)
+            continue
+        history = kept[1 if system else 0:] + added
         print(note.dim(_stats(reply, prompt_ids)), file=sys.stderr)
         if on_terminal:
             print()
@@ -297,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda, cuda:1, mps ...")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="Weights' dtype; auto: the one saved in the model's config.")
+    p.add_argument("--no_tools", "--no-tools", action="store_true",
+                   help="Offer no tools, even to a model trained to call them (its tools.json).")
     return p
 
 

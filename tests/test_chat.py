@@ -275,3 +275,42 @@ def test_an_empty_reasoning_block_is_not_shown():
     assert shown("<think>\n\n", finished=True) == "<think>\n\n"
     assert shown("<think>3 x 4 = 12</think> 12") == "<think>3 x 4 = 12</think> 12"  # real reasoning stays
     assert shown("Hello.") == "Hello."
+
+
+# --- tools ------------------------------------------------------------------------------------------------
+
+def test_a_tool_trained_model_is_offered_its_tools_and_its_calls_run(dirs, tmp_path, monkeypatch):
+    """A model dir with tools.json gets the tools block in its prompt, and each call it writes is run and shown as
+    it happens (the model's turns are scripted here: what is tested is chat's wiring, not a model)."""
+    from alignment.chat import Reply
+    from alignment.tools.search import build_index
+
+    (tmp_path / "pages.jsonl").write_text(json.dumps({"text": "Tobock was born in Yarrowend.",
+                                                      "url": "https://a.example/"}) + "\n")
+    build_index(tmp_path / "pages.jsonl", tmp_path / "index")
+    model = tmp_path / "tool_model"
+    shutil.copytree(dirs["trained"], model)
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 4096}))  # the tools block
+    (model / "tools.json").write_text(json.dumps({"tools": ["search"], "search_index": "../index", "top_k": 1}))
+
+    chat = Chat(build_parser().parse_args(["--model", str(model), "--temperature", "0"]))
+    assert [t["function"]["name"] for t in chat.tools] == ["search"]
+    assert "<tools>" in chat.tokenizer.decode(render(chat.tokenizer, [{"role": "user", "content": "hi"}],
+                                                     chat.tools))
+    turns = iter(['<tool_call>\n{"name": "search", "arguments": {"query": "Tobock"}}\n</tool_call>',
+                  "Tobock was born in Yarrowend."])
+    monkeypatch.setattr(chat, "reply", lambda prompt_ids, out, calls_to=None: Reply(next(turns), 5, "end of turn", 0.1))
+    out, notes = io.StringIO(), io.StringIO()
+    reply, added, prompt_ids = chat.answer([{"role": "user", "content": "Where was Tobock born?"}], out, notes)
+    assert reply.text == "Tobock was born in Yarrowend."
+    assert notes.getvalue() == ('[search {"query": "Tobock"} -> [1] https://a.example/\n'
+                                'Tobock was born in Yarrowend.]\n')
+    assert [m["role"] for m in added] == ["assistant", "tool", "assistant"]
+    assert "<tool_response>" in chat.tokenizer.decode(prompt_ids)  # the last turn was written after the result
+
+    assert Chat(build_parser().parse_args(["--model", str(model), "--no-tools"])).tools is None
+    assert Chat(build_parser().parse_args(["--model", str(dirs["trained"])])).tools is None  # not tool-trained
+    (model / "tools.json").write_text(json.dumps({"tools": ["weather"]}))
+    proc = run_cli("chat", "--model", model, "--message", "hi", check=False)
+    assert proc.returncode == 2 and "unknown tool 'weather'" in proc.stderr and proc.stderr.count("\n") == 1

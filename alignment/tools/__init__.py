@@ -55,6 +55,31 @@ def search(query: str) -> str:
 TOOLS = {"python": python, "search": search}
 
 
+# A model dir trained to call tools says so in this file (the tool_use stage writes it): which tools to offer it, and
+# the search index they read (a path relative to the model dir, or absolute). Chat offers tools only to such models.
+TOOLS_FILE = "tools.json"
+
+
+def offered_tools(model_dir) -> dict | None:
+    """The model dir's tools.json ({"tools": [...], "search_index": DIR, "top_k": N}), or None if it has none."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_dir) / TOOLS_FILE
+    if not path.is_file():
+        return None
+    offer = json.loads(path.read_text())
+    unknown = [n for n in offer.get("tools", []) if n not in TOOLS]
+    if unknown:
+        from alignment.recipe import RecipeError
+
+        raise RecipeError(f"{path}: unknown tool {unknown[0]!r} (tools: {', '.join(TOOLS)})")
+    if offer.get("search_index"):
+        index = Path(offer["search_index"])
+        offer["search_index"] = str(index if index.is_absolute() else Path(model_dir) / index)
+    return offer
+
+
 def tool_schemas(names: list[str] | None = None) -> list[dict]:
     """The JSON schemas of the named tools (all of them by default), in the form `apply_chat_template(tools=)` takes."""
     from transformers.utils import get_json_schema
