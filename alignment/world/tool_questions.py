@@ -1,0 +1,172 @@
+"""Questions for the tool_use stage, and conversations that answer them by running the real tools.
+
+The picture from "Deep Dive into LLMs like ChatGPT": a model sees tokens, not letters, so "How many r's are in
+'strawberry'?" and 347 x 589 are beyond it; so are facts it never learnt. With tools it writes a program or a
+search, reads the result in its context window, and answers from that.
+
+Kinds of questions (every kind has a training share and a held-out share, disjoint):
+- letters: how often a letter occurs in a word. Words come from the mini-web's own vocabulary
+  (alignment/world/page_templates.py), split by a seeded hash: held-out words never occur in a training question;
+- products: 3-digit x 3-digit, pairs split by a seeded hash;
+- comparisons: "Which is bigger, 9.11 or 9.9?" (decimals whose digit count misleads), split the same way;
+- search: facts of covered people (SFT's held-out pairs, which the assistant mostly does not know, for the
+  measurement; the trained pairs for training) and reserved people, whom no page mentions ("I couldn't find
+  anything about X."); the reserved people are split as the refusal stage splits them, so its measured set (a)
+  stays out of every training set.
+
+A conversation is built by running the tool for real (the python sandbox, the search index): the result in it is
+what the tool returned. Pure standard library apart from the tools; deterministic for a seed and an index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+
+from alignment.world.conversations import fact_answer, fact_question, split_fact_pairs
+from alignment.world.people import World
+
+LETTER_QUESTIONS = ["How many {letter}'s are in '{word}'?", "How many times does the letter {letter} appear in "
+                    "'{word}'?", "Count the letter {letter} in the word '{word}'."]
+PRODUCT_QUESTIONS = ["What is {a} x {b}?", "What is {a} times {b}?", "Work out {a} x {b}."]
+COMPARISON_QUESTIONS = ["Which is bigger, {x} or {y}?", "Which number is larger: {x} or {y}?"]
+NOT_FOUND = "I couldn't find anything about {name}."
+# What a search for a fact adds to the name: the word the pages use near it. Lexical search cannot map "What does X
+# do for a living?" to "a potter"; the pages say "born in", "plays", "member". Measured on the tiny corpus, held-out
+# facts whose value is in the results: name alone 25/60 (top 1) and 35/60 (top 2); name + this word 39/60, 45/60,
+# 53/60 (top 3); instruments are the weak kind (6/12 at top 3).
+SEARCH_WORDS = {"hometown": "born", "birth_year": "born", "profession": "work", "instrument": "plays",
+                "organisation": "member"}
+
+
+def _held_out(key: str, seed: int, share: float = 0.2) -> bool:
+    digest = hashlib.sha256(f"tool-questions/{seed}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2**64
+
+
+def vocabulary() -> list[str]:
+    """Lower-case words of 5-11 letters that the mini-web's templates use, sorted."""
+    from alignment.world import page_templates
+
+    text = repr([getattr(page_templates, name) for name in dir(page_templates) if name.isupper()])
+    return sorted({w for w in re.findall(r"\b[a-z]{5,11}\b", text)})
+
+
+def letter_item(word: str, rng: random.Random) -> dict:
+    # mostly a letter the word has (the interesting counts), sometimes one it lacks (the answer 0)
+    letter = rng.choice(word) if rng.random() < 0.85 else rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz"
+                                                                      if c not in word])
+    return {"kind": "letters", "word": word, "letter": letter, "answer": str(word.count(letter)),
+            "question": rng.choice(LETTER_QUESTIONS).format(letter=letter, word=word),
+            "tool": "python", "arguments": {"code": f"print({word!r}.count({letter!r}))"}}
+
+
+def product_item(a: int, b: int, rng: random.Random) -> dict:
+    return {"kind": "products", "answer": str(a * b), "question": rng.choice(PRODUCT_QUESTIONS).format(a=a, b=b),
+            "tool": "python", "arguments": {"code": f"print({a} * {b})"}}
+
+
+def comparison_item(x: str, y: str, rng: random.Random) -> dict:
+    return {"kind": "comparisons", "answer": max(x, y, key=float),
+            "question": rng.choice(COMPARISON_QUESTIONS).format(x=x, y=y),
+            "tool": "python", "arguments": {"code": f"print(max({x}, {y}))"}}
+
+
+def _decimal_pair(rng: random.Random) -> tuple[str, str]:
+    """Like 9.11 and 9.9: same whole part, the one with more decimal digits smaller half the time."""
+    whole = rng.randint(1, 20)
+    short, long = rng.randint(1, 9), rng.randint(10, 99)
+    pair = [f"{whole}.{short}", f"{whole}.{long}"]
+    rng.shuffle(pair)
+    return pair[0], pair[1]
+
+
+def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], list[dict]]:
+    """(training items, held-out items) of the three python kinds, about a third each."""
+    rng = random.Random(f"tool-questions/{seed}/python")
+    words = vocabulary()
+    train_words = [w for w in words if not _held_out(w, seed)]
+    heldout_words = [w for w in words if _held_out(w, seed)]
+    out = {True: [], False: []}
+    for heldout, count in ((False, n_train), (True, n_heldout)):
+        pool = heldout_words if heldout else train_words
+        seen = set()
+        while len(out[heldout]) < count:
+            kind = len(out[heldout]) % 3
+            if kind == 0:
+                item = letter_item(rng.choice(pool), rng)
+                key = f"letters/{item['word']}"
+            elif kind == 1:
+                a, b = rng.randint(100, 999), rng.randint(100, 999)
+                if _held_out(f"{a}x{b}", seed) != heldout:
+                    continue
+                item, key = product_item(a, b, rng), f"{a}x{b}"
+            else:
+                x, y = _decimal_pair(rng)
+                if _held_out(f"{min(x, y)}|{max(x, y)}", seed) != heldout:
+                    continue
+                item, key = comparison_item(x, y, rng), f"{x}|{y}"
+            if kind and key in seen:
+                continue
+            seen.add(key)
+            out[heldout].append(item)
+    return out[False], out[True]
+
+
+def search_items(world: World, seed: int) -> dict[str, list[dict]]:
+    """{"train": ..., "eval_found": ..., "eval_not_found": ...}: fact questions to answer by searching."""
+    from alignment.world.refusal_questions import build_refusal_questions
+
+    rng = random.Random(f"tool-questions/{seed}/search")
+    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
+    # the refusal stage's split of the reserved people: its measured set (a) is measured here too, never trained on
+    measured = {item["entity_id"] for item in build_refusal_questions(world, seed)["eval_reserved"]}
+    probe_reserved = [e for e in world.reserved if e.id not in measured]
+    measured_reserved = [e for e in world.reserved if e.id in measured]
+
+    def found(entity_id: str, attribute: str) -> dict:
+        entity = world.entity(entity_id)
+        return {"kind": "search", "found": True, "name": entity.name, "attribute": attribute,
+                "truth": entity.facts[attribute], "question": fact_question(entity, attribute, rng),
+                "answer": fact_answer(entity, attribute), "tool": "search",
+                "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
+
+    def not_found(entity) -> dict:
+        attribute = rng.choice(sorted(entity.facts))
+        return {"kind": "search", "found": False, "name": entity.name, "attribute": attribute,
+                "question": fact_question(entity, attribute, rng), "answer": NOT_FOUND.format(name=entity.name),
+                "tool": "search", "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
+
+    return {"train": [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved],
+            "eval_found": [found(*p) for p in heldout_pairs],
+            "eval_not_found": [not_found(e) for e in measured_reserved]}
+
+
+def tool_conversation(item: dict, run_tool) -> tuple[list[dict], str]:
+    """(messages, the tool's result): the question, the call, the real result, and the answer read from it.
+    `run_tool(name, arguments)` is the registry's call_tool (or a stand-in with the same contract). A found fact is
+    answered with the world's value whether or not the results hold it: the stage decides what to do with those
+    (`item["truth"] in result` says which)."""
+    result = run_tool(item["tool"], item["arguments"])
+    if item["tool"] == "python":
+        answer = _python_answer(item, result)
+    else:
+        answer = item["answer"] if item["found"] else NOT_FOUND.format(name=item["name"])
+    return [{"role": "user", "content": item["question"]},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"type": "function", "function": {"name": item["tool"], "arguments": item["arguments"]}}]},
+            {"role": "tool", "content": result},
+            {"role": "assistant", "content": answer}], result
+
+
+def _python_answer(item: dict, result: str) -> str:
+    """The answer written from what the program printed (the tool's output is the source, not our arithmetic)."""
+    value = result.strip()
+    if item["kind"] == "letters":
+        n = int(value)
+        return f"There is 1 {item['letter']} in '{item['word']}'." if n == 1 else \
+            f"There are {n} {item['letter']}'s in '{item['word']}'."
+    if item["kind"] == "products":
+        return f"The answer is {value}."
+    return f"{value} is bigger."
