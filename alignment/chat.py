@@ -166,7 +166,8 @@ class Chat:
             notes.write(f"[{call.name or 'tool call'} {arguments} -> {call.result}]\n")
             notes.flush()
 
-        exchange = answer_with_tools(generate, messages, on_call=show)
+        exchange = answer_with_tools(generate, messages, on_call=show,
+                                     offered=[t["function"]["name"] for t in self.tools])
         return last["reply"], exchange.messages, last["prompt"]
 
     def reply(self, prompt_ids: list[int], out, calls_to=None) -> Reply:
@@ -178,6 +179,7 @@ class Chat:
         input_ids = torch.tensor([prompt_ids], device=self.device)
         new_ids: list[int] = []
         printed = ""
+        switch_at = None  # where a tool call starts in the text: from there on it goes to calls_to
         stopped = f"max_new_tokens={self.max_new_tokens}"
         started = time.perf_counter()
         for step in generate_steps(self.model, input_ids, max_new_tokens=self.max_new_tokens,
@@ -195,10 +197,9 @@ class Chat:
             text = shown(continuation_text(tokenizer, prompt_ids, new_ids))
             if text.endswith("\ufffd"):
                 continue
-            if calls_to is not None and not printed and text.lstrip().startswith("<tool_call>"):
-                out = calls_to
-            out.write(text[len(printed):])
-            out.flush()
+            if calls_to is not None and switch_at is None and "<tool_call>" in text:
+                switch_at = text.index("<tool_call>")
+            _route(text, printed, switch_at, out, calls_to)
             printed = text
         else:
             if self.context is not None and len(prompt_ids) + len(new_ids) >= self.context:
@@ -206,9 +207,27 @@ class Chat:
         seconds = time.perf_counter() - started
         text = continuation_text(tokenizer, prompt_ids, new_ids)
         visible = shown(text, finished=True)
-        out.write(visible[len(printed):] + "\n")
-        out.flush()
+        if calls_to is not None and switch_at is None and "<tool_call>" in visible:
+            switch_at = visible.index("<tool_call>")
+        _route(visible + "\n", printed, switch_at, out, calls_to)
+        if switch_at:  # a line of text before the call: end it on its own stream too
+            out.write("\n")
+            out.flush()
         return Reply(text, len(new_ids), stopped, seconds)
+
+
+def _route(text: str, printed: str, switch_at: int | None, out, calls_to) -> None:
+    """Write what is new in `text` since `printed`: to `out`, except from `switch_at` on (a tool call) to `calls_to`."""
+    start = len(printed)
+    if switch_at is None:
+        out.write(text[start:])
+        out.flush()
+        return
+    if start < switch_at:
+        out.write(text[start:switch_at])
+        out.flush()
+    calls_to.write(text[max(start, switch_at):])
+    calls_to.flush()
 
 
 def shown(text: str, finished: bool = False) -> str:

@@ -279,6 +279,18 @@ def test_an_empty_reasoning_block_is_not_shown():
 
 # --- tools ------------------------------------------------------------------------------------------------
 
+def test_a_streamed_tool_call_goes_to_the_notes_and_the_text_before_it_to_stdout():
+    from alignment.chat import _route
+
+    out, notes, printed, switch_at = io.StringIO(), io.StringIO(), "", None
+    for text in ["Let", "Let me check.", "Let me check.<tool_call>", 'Let me check.<tool_call>\n{"name": "x"}']:
+        if switch_at is None and "<tool_call>" in text:
+            switch_at = text.index("<tool_call>")
+        _route(text, printed, switch_at, out, notes)
+        printed = text
+    assert out.getvalue() == "Let me check." and notes.getvalue() == '<tool_call>\n{"name": "x"}'
+
+
 def test_a_tool_trained_model_is_offered_its_tools_and_its_calls_run(dirs, tmp_path, monkeypatch):
     """A model dir with tools.json gets the tools block in its prompt, and each call it writes is run and shown as
     it happens (the model's turns are scripted here: what is tested is chat's wiring, not a model)."""
@@ -311,6 +323,10 @@ def test_a_tool_trained_model_is_offered_its_tools_and_its_calls_run(dirs, tmp_p
 
     assert Chat(build_parser().parse_args(["--model", str(model), "--no-tools"])).tools is None
     assert Chat(build_parser().parse_args(["--model", str(dirs["trained"])])).tools is None  # not tool-trained
-    (model / "tools.json").write_text(json.dumps({"tools": ["weather"]}))
-    proc = run_cli("chat", "--model", model, "--message", "hi", check=False)
-    assert proc.returncode == 2 and "unknown tool 'weather'" in proc.stderr and proc.stderr.count("\n") == 1
+    for offer, error in [({"tools": ["weather"]}, "unknown tool 'weather'"),
+                         ({"tools": ["search"]}, '"search" needs "search_index"'), ({}, '"tools" must be a list')]:
+        (model / "tools.json").write_text(json.dumps(offer))
+        proc = run_cli("chat", "--model", model, "--message", "hi", check=False)
+        assert proc.returncode == 2 and error in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    (model / "tools.json").write_text(json.dumps({"tools": []}))
+    assert Chat(build_parser().parse_args(["--model", str(model)])).tools is None  # an empty list offers none

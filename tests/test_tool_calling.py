@@ -73,3 +73,31 @@ def test_the_loop_stops_after_max_calls():
     exchange = answer_with_tools(generate, [{"role": "user", "content": "Weather?"}], max_calls=2)
     assert len(exchange.calls) == 2 and len(generate.seen) == 3
     assert exchange.messages[-1] == {"role": "assistant", "content": ""}  # the third call is not run
+
+
+def test_a_closing_tag_inside_the_code_does_not_cut_the_call():
+    code = "print('</tool_call>')"
+    content, calls = parse_tool_calls("Sure. " + call("python", code=code) + " Done.")
+    assert content == "Sure.  Done." and calls[0].arguments == {"code": code} and calls[0].problem is None
+
+
+def test_calls_in_one_turn_stop_at_max_calls_too():
+    generate = scripted(call("weather", city="a") + call("weather", city="b") + call("weather", city="c"), "ok")
+    exchange = answer_with_tools(generate, [{"role": "user", "content": "?"}], max_calls=2)
+    assert [c.problem for c in exchange.calls] == ["unknown_tool", "unknown_tool", "over_limit"]
+    assert exchange.messages[3]["content"] == "Error: not run: at most 2 tool calls"
+    assert exchange.answer == "ok"
+
+
+def test_only_the_offered_tools_run_and_a_programs_own_errors_are_not_call_errors():
+    try:
+        check_sandbox()
+    except SandboxUnavailable as e:
+        pytest.skip(f"the sandbox cannot start on this machine: {e}")
+    generate = scripted(call("python", code="print('Error: python: not mine')"), "ok")
+    exchange = answer_with_tools(generate, [{"role": "user", "content": "?"}])
+    assert exchange.calls[0].problem is None and exchange.calls[0].result == "Error: python: not mine"
+    generate = scripted(call("python", code="print(1)"), "ok")
+    exchange = answer_with_tools(generate, [{"role": "user", "content": "?"}], offered=["search"])
+    assert exchange.calls[0].problem == "unknown_tool"
+    assert exchange.calls[0].result == "Error: no tool named 'python' (tools: search)"

@@ -65,15 +65,25 @@ def offered_tools(model_dir) -> dict | None:
     import json
     from pathlib import Path
 
+    from alignment.recipe import RecipeError
+
     path = Path(model_dir) / TOOLS_FILE
     if not path.is_file():
         return None
-    offer = json.loads(path.read_text())
-    unknown = [n for n in offer.get("tools", []) if n not in TOOLS]
+    try:
+        offer = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RecipeError(f"{path}: not JSON ({e.msg}, line {e.lineno})") from None
+    names = offer.get("tools") if isinstance(offer, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RecipeError(f'{path}: "tools" must be a list of tool names')
+    unknown = [n for n in names if n not in TOOLS]
     if unknown:
-        from alignment.recipe import RecipeError
-
         raise RecipeError(f"{path}: unknown tool {unknown[0]!r} (tools: {', '.join(TOOLS)})")
+    if "search" in names and not offer.get("search_index"):
+        raise RecipeError(f'{path}: "search" needs "search_index" (the index dir it reads)')
+    if not names:
+        return None
     if offer.get("search_index"):
         index = Path(offer["search_index"])
         offer["search_index"] = str(index if index.is_absolute() else Path(model_dir) / index)
@@ -84,16 +94,18 @@ def tool_schemas(names: list[str] | None = None) -> list[dict]:
     """The JSON schemas of the named tools (all of them by default), in the form `apply_chat_template(tools=)` takes."""
     from transformers.utils import get_json_schema
 
-    unknown = [n for n in names or [] if n not in TOOLS]
+    names = list(TOOLS) if names is None else names
+    unknown = [n for n in names if n not in TOOLS]
     if unknown:
         raise KeyError(f"unknown tool {unknown[0]!r} (tools: {', '.join(TOOLS)})")
-    return [get_json_schema(TOOLS[name]) for name in names or TOOLS]
+    return [get_json_schema(TOOLS[name]) for name in names]
 
 
-def call_tool(name: str, arguments: dict) -> str:
-    """One tool call as the model wrote it: the tool's result, or a one-line error the model can read."""
-    if name not in TOOLS:
-        return f"Error: no tool named {name!r} (tools: {', '.join(TOOLS)})"
+def call_problem(name: str, arguments, offered: list[str] | None = None) -> str | None:
+    """Why this call cannot run, as the one-line result the model reads; None when it can."""
+    names = list(TOOLS) if offered is None else offered
+    if name not in names:
+        return f"Error: no tool named {name!r} (tools: {', '.join(names)})"
     if not isinstance(arguments, dict):
         return f"Error: the arguments of {name} must be an object, got {type(arguments).__name__}"
     import inspect
@@ -104,4 +116,10 @@ def call_tool(name: str, arguments: dict) -> str:
         return f"Error: {name}: {e}"
     if not all(isinstance(v, str) for v in arguments.values()):
         return f"Error: {name}: every argument must be a string"
-    return TOOLS[name](**arguments)
+    return None
+
+
+def call_tool(name: str, arguments: dict, offered: list[str] | None = None) -> str:
+    """One tool call as the model wrote it: the tool's result, or a one-line error the model can read. `offered`:
+    the tools this conversation offers (a call to another one is refused like an unknown one)."""
+    return call_problem(name, arguments, offered) or TOOLS[name](**arguments)

@@ -10,32 +10,52 @@ are kept with how each went, for the measurements (">= 98% of calls parse and na
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from alignment.tools import TOOLS, call_tool
+from alignment.tools import TOOLS, call_problem, call_tool
 
-CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+OPEN, CLOSE = "<tool_call>", "</tool_call>"
 
 
 @dataclass
 class ToolCall:
     name: str | None
     arguments: dict | None
-    problem: str | None  # None, or why it could not run: not_json, no_name, unknown_tool, bad_arguments
+    problem: str | None  # None, or why it could not run: not_json, no_name, unknown_tool, bad_arguments, over_limit
     result: str = ""
+
+
+def _call_bodies(text: str) -> tuple[str, list[str | None]]:
+    """(the text outside the calls, each call's JSON text or None when it is not JSON). The JSON is read with a JSON
+    decoder, not up to the next </tool_call>: a program may hold that string."""
+    decoder, content, bodies, at = json.JSONDecoder(), [], [], 0
+    while (start := text.find(OPEN, at)) != -1:
+        content.append(text[at:start])
+        body_at = start + len(OPEN)
+        body_at += len(text[body_at:]) - len(text[body_at:].lstrip())
+        try:
+            _, end = decoder.raw_decode(text, body_at)
+            bodies.append(text[body_at:end])
+            close = text.find(CLOSE, end)
+            at = close + len(CLOSE) if close != -1 and not text[end:close].strip() else end
+        except json.JSONDecodeError:
+            bodies.append(None)
+            close = text.find(CLOSE, body_at)
+            at = close + len(CLOSE) if close != -1 else len(text)
+    content.append(text[at:])
+    return "".join(content).strip(), bodies
 
 
 def parse_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
     """(the turn's text without its calls, the calls in order)."""
     calls = []
-    for body in CALL.findall(text):
-        try:
-            call = json.loads(body)
-        except json.JSONDecodeError:
+    content, bodies = _call_bodies(text)
+    for body in bodies:
+        if body is None:
             calls.append(ToolCall(None, None, "not_json"))
             continue
+        call = json.loads(body)
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             calls.append(ToolCall(None, None, "no_name"))
             continue
@@ -51,7 +71,6 @@ def parse_tool_calls(text: str) -> tuple[str, list[ToolCall]]:
         elif not isinstance(arguments, dict):
             problem = "bad_arguments"
         calls.append(ToolCall(call["name"], arguments if isinstance(arguments, dict) else None, problem))
-    content = CALL.sub("", text).strip()
     return content, calls
 
 
@@ -68,9 +87,12 @@ class Exchange:
 
 
 def answer_with_tools(generate: Callable[[list[dict]], str], messages: list[dict], max_calls: int = 3,
-                      on_call: Callable[[ToolCall], None] | None = None) -> Exchange:
+                      on_call: Callable[[ToolCall], None] | None = None,
+                      offered: list[str] | None = None) -> Exchange:
     """Run the loop from `messages` (ending with the user's turn). `generate(messages)` returns the assistant's
-    next turn as text (control tags such as <tool_call> kept, the end-of-turn token dropped)."""
+    next turn as text (control tags such as <tool_call> kept, the end-of-turn token dropped). At most `max_calls`
+    calls run in all (the ones after that get an error result, and the model writes its answer); a call to a tool
+    not in `offered` (default: every tool) is refused like an unknown one."""
     exchange = Exchange()
     while True:
         text = generate(messages + exchange.messages)
@@ -85,10 +107,13 @@ def answer_with_tools(generate: Callable[[list[dict]], str], messages: list[dict
                 call.result = "Error: the tool call is not valid JSON"
             elif call.problem == "no_name":
                 call.result = 'Error: a tool call needs {"name": ..., "arguments": {...}}'
+            elif len(exchange.calls) >= max_calls:
+                call.problem, call.result = "over_limit", f"Error: not run: at most {max_calls} tool calls"
             else:
-                call.result = call_tool(call.name, call.arguments)
-                if call.problem is None and call.result.startswith(f"Error: {call.name}: "):
-                    call.problem = "bad_arguments"  # the registry refused the arguments (missing, not strings)
+                refused = call_problem(call.name, call.arguments, offered)
+                if refused and call.problem is None:
+                    call.problem = "unknown_tool" if refused.startswith("Error: no tool") else "bad_arguments"
+                call.result = refused or call_tool(call.name, call.arguments, offered)
             exchange.calls.append(call)
             exchange.messages.append({"role": "tool", "content": call.result})
             if on_call:

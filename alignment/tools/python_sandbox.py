@@ -9,10 +9,14 @@ In-process "sandboxes" are not sandboxes (STACK_NOTES.md: nanochat's and human-e
 - a filesystem of its own: a read-only root holding only the read-only Python runtime (/usr, and the interpreter's
   prefix where it lives elsewhere), a fresh /proc, a minimal /dev, and a private tmpfs at /tmp (the working dir,
   `tmpfs_bytes` at most). No /home, /root, /etc: ~/.ssh and /etc/shadow do not exist in there;
-- an unprivileged uid (65534, "nobody"), no capabilities, no new privileges (bwrap sets PR_SET_NO_NEW_PRIVS), a new
-  session (no TIOCSTI into the caller's terminal), an empty environment, `python -I -S` (no PYTHON* variables, no
-  site-packages). Started by root, the sandbox is started as nobody: root's processes are exempt from RLIMIT_NPROC;
-- rlimits set before bwrap execs: CPU seconds, address space, processes, file size, open files, no core dumps;
+- an unprivileged uid (65534, "nobody"), no capabilities, no new privileges (bwrap sets PR_SET_NO_NEW_PRIVS), no
+  further user namespaces (--disable-userns: a raw clone(CLONE_NEWUSER) would otherwise make it root in one of its
+  own), a new session (no TIOCSTI into the caller's terminal), an empty environment, `python -I -S` (no PYTHON*
+  variables, no site-packages). Started by root, the sandbox is started as nobody (Popen's user=, no preexec_fn,
+  which can deadlock a threaded caller): root's processes are exempt from RLIMIT_NPROC;
+- a read-only /dev (its tmpfs would otherwise take up to half the host's memory, uncounted by any rlimit);
+- rlimits, set by a prelude in the sandbox's Python before the program runs (and inherited by anything it starts):
+  CPU seconds, address space, processes, file size, open files, no core dumps;
 - a wall-clock timeout that kills the whole tree, and output read up to `output_bytes` (the rest kills the call);
 - a seccomp filter (pyseccomp and libseccomp, where installed) that refuses the syscalls a container escape or a
   kernel exploit starts from (ptrace, mount, unshare, setns, bpf, keyctl, userfaultfd, perf_event_open, ...).
@@ -35,7 +39,6 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 NOBODY = 65534
@@ -48,8 +51,20 @@ DENIED_SYSCALLS = [
     "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot", "swapon", "swapoff", "acct",
     "open_by_handle_at", "name_to_handle_at", "fsopen", "fsmount", "fsconfig", "move_mount", "open_tree",
     "personality", "iopl", "ioperm", "syslog", "quotactl", "lookup_dcookie", "vhangup", "settimeofday",
-    "clock_settime", "adjtimex", "sethostname", "setdomainname",
+    "clock_settime", "adjtimex", "sethostname", "setdomainname", "io_uring_setup", "io_uring_enter",
+    "io_uring_register",
 ]
+
+# Runs first in the sandbox's Python: the limits, then the program read from stdin (so no argv length limit, and the
+# program's own stdin is empty). Tracebacks name the program "<program>".
+PRELUDE = """import resource, sys
+for kind, value in {limits!r}:
+    resource.setrlimit(getattr(resource, kind), (value, value))
+source = sys.stdin.read()
+del resource, kind, value
+sys.argv = ["<program>"]
+exec(compile(source, "<program>", "exec"), {{"__name__": "__main__", "__builtins__": __builtins__}})
+"""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -87,12 +102,13 @@ class RunResult:
             problem = f"Error: output cut at {limits.output_bytes} bytes"
         elif self.exit_code not in (0, None):
             lines = [line for line in self.stderr.strip().splitlines() if line.strip()]
+            number = -self.exit_code if self.exit_code < 0 else self.exit_code - 128
             if lines:
                 problem = f"Error: {lines[-1].strip()}"  # the exception line of a traceback
-            elif self.exit_code < 0 or self.exit_code > 128:
-                number = -self.exit_code if self.exit_code < 0 else self.exit_code - 128
-                problem = f"Error: killed by {signal.Signals(number).name}" + (
-                    f" (CPU limit {limits.cpu_seconds} s)" if number in (signal.SIGXCPU, signal.SIGKILL) else "")
+            elif number in (signal.SIGXCPU, signal.SIGKILL):  # bwrap passes on a signal death as 128 + n
+                problem = f"Error: stopped by {signal.Signals(number).name} (the CPU limit is {limits.cpu_seconds} s)"
+            elif number in set(signal.Signals):
+                problem = f"Error: killed by {signal.Signals(number).name}"
             else:
                 problem = f"Error: exit code {self.exit_code}"
         if problem:
@@ -140,30 +156,38 @@ def python_runtime(as_nobody: bool) -> tuple[str, list[str]]:
 
 def _seccomp_program() -> int | None:
     """A file descriptor holding the compiled seccomp filter (bwrap --seccomp FD), or None without pyseccomp."""
-    try:
-        import errno
+    import errno
 
+    try:
         import pyseccomp as seccomp
 
         rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-        for name in DENIED_SYSCALLS:
-            try:
-                rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
-            except Exception:  # a syscall this architecture does not have
-                continue
-        program = tempfile.TemporaryFile()
+    except (ImportError, OSError, AttributeError):  # pyseccomp or libseccomp missing: the rest still holds
+        return None
+    for name in DENIED_SYSCALLS:
+        try:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        except (ValueError, RuntimeError, OSError):  # a syscall this architecture does not have
+            continue
+    with tempfile.TemporaryFile() as program:
         rules.export_bpf(program)
         program.seek(0)
         return os.dup(program.fileno())
-    except Exception:  # pyseccomp or libseccomp missing: the namespaces and rlimits still hold
-        return None
 
 
-def _bwrap_arguments(limits: SandboxLimits, interpreter: str, runtime_dirs: list[str], seccomp_fd: int | None
-                     ) -> list[str]:
+def seccomp_available() -> bool:
+    fd = _seccomp_program()
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+def _bwrap_arguments(limits: SandboxLimits, interpreter: str, runtime_dirs: list[str], seccomp_fd: int | None,
+                     rlimits: list[tuple[str, int]]) -> list[str]:
     arguments = [
         "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-        "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL",
+        "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL",
         "--die-with-parent", "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
         "--ro-bind", "/usr", "/usr",
     ]
@@ -176,25 +200,30 @@ def _bwrap_arguments(limits: SandboxLimits, interpreter: str, runtime_dirs: list
     for folder in runtime_dirs:
         arguments += ["--ro-bind", folder, folder]
     arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.tmpfs_bytes), "--tmpfs", "/tmp",
-                  "--remount-ro", "/", "--chdir", "/tmp"]
+                  "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
     if seccomp_fd is not None:
         arguments += ["--seccomp", str(seccomp_fd)]
     # -I: no PYTHON* variables, no user site; -S: no site-packages; -B: no .pyc; -u: unbuffered, so output printed
-    # before a timeout or a crash still arrives; `-`: the program comes on stdin (no argv length limit)
-    return arguments + [interpreter, "-I", "-S", "-B", "-u", "-"]
+    # before a timeout or a crash still arrives; the prelude sets the limits and runs the program from stdin
+    return arguments + [interpreter, "-I", "-S", "-B", "-u", "-c", PRELUDE.format(limits=rlimits)]
 
 
-def _limit_child(limits: SandboxLimits, drop_to_nobody: bool):
-    def apply():  # runs in the child between fork and exec: these carry over into bwrap and the code
-        if drop_to_nobody:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-        for kind, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-                            (resource.RLIMIT_NPROC, limits.processes), (resource.RLIMIT_FSIZE, limits.file_bytes),
-                            (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0)):
-            resource.setrlimit(kind, (value, value))
-    return apply
+def _rlimits(limits: SandboxLimits, uid: int) -> list[tuple[str, int]]:
+    """The prelude's limits. RLIMIT_NPROC counts every process of the real uid on the host, so the cap is what that
+    uid already runs, plus the sandbox's own 3 (bwrap, its init, python), plus `processes` (nobody runs few; a user's
+    own uid may run hundreds)."""
+    import psutil
+
+    running = sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
+    hard = {kind: resource.getrlimit(getattr(resource, kind))[1] for kind in
+            ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE")}
+
+    def capped(kind: str, value: int) -> int:  # never above the hard limit this process already has
+        return value if hard[kind] == resource.RLIM_INFINITY else min(value, hard[kind])
+    return [(kind, capped(kind, value)) for kind, value in (
+        ("RLIMIT_CPU", limits.cpu_seconds), ("RLIMIT_AS", limits.memory_bytes),
+        ("RLIMIT_NPROC", running + 3 + limits.processes), ("RLIMIT_FSIZE", limits.file_bytes),
+        ("RLIMIT_NOFILE", limits.open_files), ("RLIMIT_CORE", 0))]
 
 
 def run_sandboxed(code: str, limits: SandboxLimits = SandboxLimits()) -> RunResult:
@@ -205,28 +234,35 @@ def run_sandboxed(code: str, limits: SandboxLimits = SandboxLimits()) -> RunResu
 
 def _run(code: str, limits: SandboxLimits) -> RunResult:
     drop = os.geteuid() == 0
+    uid = NOBODY if drop else os.getuid()
     interpreter, runtime_dirs = python_runtime(as_nobody=drop)
     seccomp_fd = _seccomp_program()
-    command = [bwrap_binary(), *_bwrap_arguments(limits, interpreter, runtime_dirs, seccomp_fd)]
+    command = [bwrap_binary(), *_bwrap_arguments(limits, interpreter, runtime_dirs, seccomp_fd,
+                                                 _rlimits(limits, uid))]
+    identity = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if drop else {}
     started = time.monotonic()
     try:
         proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=[seccomp_fd] if seccomp_fd is not None else [], start_new_session=True,
-                                preexec_fn=_limit_child(limits, drop), env={"PATH": "/usr/bin:/bin"})
-    except OSError as e:  # missing, or not executable by the sandbox's uid
-        raise SandboxUnavailable(f"cannot run {command[0]}: {e.strerror}") from None
+                                env={"PATH": "/usr/bin:/bin"}, **identity)
+    except (OSError, subprocess.SubprocessError) as e:  # missing, or not executable by the sandbox's uid
+        raise SandboxUnavailable(f"cannot run {command[0]}: {getattr(e, 'strerror', None) or e}") from None
     finally:
         if seccomp_fd is not None:
             os.close(seccomp_fd)
+    finished = False
     try:
-        proc.stdin.write(code.encode("utf-8", "replace"))
-        proc.stdin.close()
-    except BrokenPipeError:  # it ended before reading its program (bwrap failed): its stderr says why
-        pass
-    out, err, timed_out, cut = _read_capped(proc, limits, started)
-    if timed_out or cut:
-        _kill_tree(proc)
-    exit_code = None if (timed_out or cut) else proc.wait()
+        try:
+            proc.stdin.write(code.encode("utf-8", "replace"))
+            proc.stdin.close()
+        except BrokenPipeError:  # it ended before reading its program (bwrap failed): its stderr says why
+            pass
+        out, err, timed_out, cut = _read_capped(proc, limits, started)
+        finished = not (timed_out or cut)
+        exit_code = proc.wait() if finished else None
+    finally:
+        if not finished:  # timed out, too much output, or the caller was interrupted (Ctrl-C): nothing stays
+            _kill_tree(proc)
     return RunResult(stdout=out.decode("utf-8", "replace"), stderr=err.decode("utf-8", "replace"),
                      exit_code=exit_code, timed_out=timed_out, output_cut=cut,
                      seconds=round(time.monotonic() - started, 3))
@@ -275,19 +311,33 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-@lru_cache(maxsize=1)
+_CHECKED: dict[str, str | None] = {}  # the sandbox check's answer, once it is known for good
+
+
 def _sandbox_problem() -> str | None:
-    """None if a trivial program runs in the sandbox here, else why not (one line), checked once per process."""
+    """None if a trivial program runs in the sandbox here, else why not (one line). A lasting answer (it works;
+    there is no bwrap; bwrap itself refuses) is kept for the process; a passing failure is asked again next time."""
+    if "answer" in _CHECKED:
+        return _CHECKED["answer"]
     try:
         result = _run("print(6 * 7)", SandboxLimits())
     except SandboxUnavailable as e:
+        _CHECKED["answer"] = str(e)
         return str(e)
     if result.stdout.strip() == "42":
+        _CHECKED["answer"] = None
         return None
     why = next((line for line in result.stderr.splitlines() if line.strip()), f"exit code {result.exit_code}")
     if "namespace" in why or "Operation not permitted" in why:
         why += " (user namespaces are off here: some containers forbid them; sysctl kernel.unprivileged_userns_clone)"
-    return f"bwrap cannot start: {why.strip()}"
+    problem = f"bwrap cannot start: {why.strip()}"
+    if why.startswith("bwrap:"):
+        _CHECKED["answer"] = problem
+    return problem
+
+
+def forget_sandbox_check() -> None:
+    _CHECKED.clear()
 
 
 def check_sandbox() -> None:
