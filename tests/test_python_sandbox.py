@@ -275,8 +275,8 @@ def test_no_new_namespaces_and_the_seccomp_filter():
     lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
     assert lines["clone"] == "-1", result.stdout
     try:
-        import pyseccomp  # noqa: F401
-    except (ImportError, OSError):
+        import pyseccomp  # noqa: F401  (RuntimeError at import without libseccomp)
+    except (ImportError, OSError, RuntimeError):
         pytest.skip("pyseccomp or libseccomp is not installed: namespaces and rlimits only")
     assert sandbox.seccomp_available()  # installed: the filter must be on, not silently off
     assert lines["ptrace"] == lines["bpf"] == lines["io_uring_setup"] == "-1 1"  # EPERM from the filter
@@ -362,3 +362,18 @@ def test_no_bwrap_at_all_is_a_one_line_error(monkeypatch):
         assert len(proc.stderr.strip().splitlines()) == 1 and "sandbox cannot start" in proc.stderr
     finally:
         sandbox.forget_sandbox_check()
+
+
+def test_without_libseccomp_the_rest_still_runs(monkeypatch):
+    """pyseccomp raises RuntimeError at import where libseccomp is missing: no filter, but the call still runs."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_libseccomp(name, *args, **kwargs):
+        if name == "pyseccomp":
+            raise RuntimeError("Unable to find libseccomp")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_libseccomp)
+    assert sandbox._seccomp_program() is None
+    assert run("print(6 * 7)").stdout == "42\n"

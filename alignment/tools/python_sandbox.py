@@ -159,11 +159,10 @@ def _seccomp_program() -> int | None:
     import errno
 
     try:
-        import pyseccomp as seccomp
-
-        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-    except (ImportError, OSError, AttributeError):  # pyseccomp or libseccomp missing: the rest still holds
+        import pyseccomp as seccomp  # raises RuntimeError at import where libseccomp is not installed
+    except (ImportError, OSError, RuntimeError):  # pyseccomp or libseccomp missing: the rest still holds
         return None
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     for name in DENIED_SYSCALLS:
         try:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
