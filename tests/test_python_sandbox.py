@@ -152,7 +152,9 @@ def test_a_fork_bomb_stops_at_the_process_limit():
         except OSError as e:
             print("stopped after", children, e.strerror)
     """)
-    assert "stopped after" in result.stdout and int(result.stdout.split()[2]) <= QUICK.processes
+    # at the limit (16 more than its uid ran when the call began: other sandboxes of the same uid, like another
+    # test run's, move that count a little); unlimited, it forks thousands a second
+    assert "stopped after" in result.stdout and int(result.stdout.split()[2]) <= 2 * QUICK.processes
     assert time.monotonic() - started < QUICK.wall_seconds + 2
     time.sleep(0.3)
     assert not _leftovers(marker)
