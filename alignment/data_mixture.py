@@ -87,9 +87,11 @@ def load_mixture(mixture: dict, seed: int = 0) -> dict:
         weight = entry.get("weight", 1.0)
         if weight < 1:
             ds = ds.shuffle(seed=seed).select(range(max(1, int(len(ds) * weight))))
-        parts.append(ds.select_columns(["messages"]))
+        parts.append(ds.select_columns(["messages", "tools"] if "tools" in ds.column_names else ["messages"]))
     if not parts:
         return {"train": None, "test": None}
+    if any("tools" in part.column_names for part in parts):  # function-calling sets: the schemas go with each row
+        parts = [tools_as_json(part) for part in parts]
     combined = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
     size = mixture.get("test_split_size")
     if not size:
@@ -99,6 +101,23 @@ def load_mixture(mixture: dict, seed: int = 0) -> dict:
                           "(rows as an int below that, or a share in (0, 1))")
     split = combined.train_test_split(test_size=size, seed=seed)
     return {"train": split["train"], "test": split["test"]}
+
+
+def tools_as_json(ds):
+    """A set ready to join function-calling ones: `tools` as one JSON string per row ("null" where a set has none),
+    `messages` as JSON values. TRL's SFTTrainer reads a string as the schemas it holds and passes them to the chat
+    template (`tools=`); datasets types tool-calling messages (mixed keys: tool_calls, tool roles) as JSON and plain
+    chats as structs, and will not concatenate the two, nor schemas with different fields as structs."""
+    import json
+
+    import datasets
+
+    if "tools" not in ds.column_names:
+        ds = ds.add_column("tools", ["null"] * len(ds))
+    elif ds.features["tools"] != datasets.Value("string"):
+        ds = ds.map(lambda row: {"tools": json.dumps(row["tools"])})
+    as_json = datasets.List(datasets.Json())
+    return ds if ds.features["messages"] == as_json else ds.cast_column("messages", as_json)
 
 
 def single_dataset(name: str | None, path: str | None) -> dict | None:

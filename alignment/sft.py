@@ -114,6 +114,10 @@ def training_data(cfg: SFTConfig, out: Path) -> tuple:
                           "dataset_path")
     for ds, name in zip(trains, names):
         _check_messages(ds, name)
+    if any("tools" in ds.column_names for ds in trains + tests):  # the tiny world's rows get "null" schemas
+        from alignment.data_mixture import tools_as_json
+
+        trains, tests = [tools_as_json(ds) for ds in trains], [tools_as_json(ds) for ds in tests]
     train = concatenate_datasets(trains).shuffle(seed=cfg.seed) if len(trains) > 1 else trains[0]
     test = (concatenate_datasets(tests) if len(tests) > 1 else tests[0]) if tests else None
     return train, test, evals, names, fingerprints

@@ -297,3 +297,48 @@ def test_dataset_mixture_weights_and_test_split(tmp_path, chat_file):
                                        {"id": str(other), "weight": 0.25}], "test_split_size": 10, "seed": 0})
     assert len(mixed["train"]) + len(mixed["test"]) == 60 + 10 and len(mixed["test"]) == 10
     assert mixed["train"].column_names == ["messages"]
+
+
+@pytest.fixture(scope="module")
+def tool_chat_file(tmp_path_factory):
+    """A function-calling set in messages format, as hub ones store it: schemas in a `tools` column, a call's
+    arguments as a JSON string, the result as a `tool` message."""
+    schema = {"type": "function", "function": {"name": "multiply", "description": "Multiply two numbers.",
+                                               "parameters": {"type": "object", "properties": {
+                                                   "a": {"type": "integer"}, "b": {"type": "integer"}},
+                                                   "required": ["a", "b"]}}}
+    rows = []
+    for a in range(2, 14):
+        for b in range(2, 7):
+            call = {"type": "function", "function": {"name": "multiply", "arguments": json.dumps({"a": a, "b": b})}}
+            rows.append({"tools": [schema], "messages": [
+                {"role": "user", "content": f"What is {a} times {b}?"},
+                {"role": "assistant", "content": "", "tool_calls": [call]},
+                {"role": "tool", "content": str(a * b)},
+                {"role": "assistant", "content": f"{a} times {b} is {a * b}."}]})
+    path = tmp_path_factory.mktemp("tools") / "calls.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_function_calling_set_trains_with_its_schemas(micro_base, tool_chat_file, chat_file, tmp_path):
+    from transformers import AutoTokenizer
+
+    from alignment.data_mixture import load_mixture
+
+    mixed = load_mixture({"datasets": [{"id": str(tool_chat_file)}, {"id": str(chat_file)}]})
+    assert mixed["train"].column_names == ["messages", "tools"]
+    rows = mixed["train"].to_list()
+    with_tools = [r for r in rows if json.loads(r["tools"])]
+    assert len(with_tools) == 60 and sum(json.loads(r["tools"]) is None for r in rows) == 120
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    row = with_tools[0]
+    text = tokenizer.apply_chat_template(row["messages"], tools=json.loads(row["tools"]), tokenize=False)
+    assert '"name": "multiply"' in text and "<tool_call>" in text and "<tool_response>" in text
+    assert '"arguments": {"a": 2, "b": 2}' in text  # a string of JSON is written as it is, not quoted again
+
+    out = tmp_path / "sft_tools"
+    run_cli("sft", "--config", "recipes/tiny/sft.yaml", "--model_name_or_path", micro_base, "--world", "null",
+            "--dataset_path", tool_chat_file, "--output_dir", out, "--max_steps", "2", "--max_length", "256",
+            "--precision", "fp32", "--report_to", "none", "--logging_steps", "1")
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 2
