@@ -171,8 +171,8 @@ class Chat:
         return last["reply"], exchange.messages, last["prompt"]
 
     def reply(self, prompt_ids: list[int], out, calls_to=None) -> Reply:
-        """Sample the assistant's turn, writing its text to `out` as it comes; one newline at the end. A turn that
-        opens with a tool call is written to `calls_to` instead, when given (stdout keeps only answers)."""
+        """Sample the assistant's turn, writing its text to `out` as it comes; one newline at the end. With
+        `calls_to`, a tool call and what follows it go there instead (stdout keeps the text before it)."""
         import torch
 
         args, tokenizer = self.args, self.tokenizer
@@ -197,9 +197,7 @@ class Chat:
             text = shown(continuation_text(tokenizer, prompt_ids, new_ids))
             if text.endswith("\ufffd"):
                 continue
-            if calls_to is not None and switch_at is None and "<tool_call>" in text:
-                switch_at = text.index("<tool_call>")
-            _route(text, printed, switch_at, out, calls_to)
+            switch_at = _route(text, printed, switch_at, out, calls_to)
             printed = text
         else:
             if self.context is not None and len(prompt_ids) + len(new_ids) >= self.context:
@@ -207,27 +205,30 @@ class Chat:
         seconds = time.perf_counter() - started
         text = continuation_text(tokenizer, prompt_ids, new_ids)
         visible = shown(text, finished=True)
-        if calls_to is not None and switch_at is None and "<tool_call>" in visible:
-            switch_at = visible.index("<tool_call>")
-        _route(visible + "\n", printed, switch_at, out, calls_to)
+        switch_at = _route(visible + "\n", printed, switch_at, out, calls_to)
         if switch_at:  # a line of text before the call: end it on its own stream too
             out.write("\n")
             out.flush()
         return Reply(text, len(new_ids), stopped, seconds)
 
 
-def _route(text: str, printed: str, switch_at: int | None, out, calls_to) -> None:
-    """Write what is new in `text` since `printed`: to `out`, except from `switch_at` on (a tool call) to `calls_to`."""
+def _route(text: str, printed: str, switch_at: int | None, out, calls_to) -> int | None:
+    """Write what is new in `text` since `printed`: to `out`, except from where a tool call starts (`switch_at`,
+    found here the first time `<tool_call>` shows, when there is a `calls_to`) on, which goes to `calls_to`.
+    Returns `switch_at`."""
+    if calls_to is not None and switch_at is None and "<tool_call>" in text:
+        switch_at = text.index("<tool_call>")
     start = len(printed)
     if switch_at is None:
         out.write(text[start:])
         out.flush()
-        return
+        return None
     if start < switch_at:
         out.write(text[start:switch_at])
         out.flush()
     calls_to.write(text[max(start, switch_at):])
     calls_to.flush()
+    return switch_at
 
 
 def shown(text: str, finished: bool = False) -> str:

@@ -211,7 +211,8 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
     with StageRun("tokenizer", out, seed=cfg.seed) as run:
         heldout: list[str] = []
         trained = {"documents": 0, "bytes": 0}
-        scaffold = template_segments(chat_template_text()) if cfg.template_text else []
+        template = chat_template_text()
+        scaffold = template_segments(template) if cfg.template_text else []
 
         def training_texts():
             for text in itertools.chain([first], texts):
@@ -259,7 +260,7 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
             "heldout_tokens": heldout_tokens,
             "training_documents": trained["documents"],
             "training_bytes": trained["bytes"],
-            "template_text_tokens": len(bpe.encode(chat_template_text(), add_special_tokens=False).ids),
+            "template_text_tokens": len(bpe.encode(template, add_special_tokens=False).ids),
             "train_time_s": round(train_time, 2),
             "special_token_ids": {t: bpe.token_to_id(t) for t in CONTROL_TOKENS},
             "bos_token_id": tokenizer.bos_token_id,

@@ -60,3 +60,15 @@ def tiny_corpus(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("tiny") / "corpus"
     proc = run_cli("corpus", "--config", TINY_CORPUS_RECIPE, "--output_dir", out)
     return out, proc
+
+
+def skip_without_sandbox() -> None:
+    """Skip a test that runs the python tool where its sandbox cannot start here (the reason in the skip)."""
+    import pytest
+
+    from alignment.tools.python_sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as e:
+        pytest.skip(f"the sandbox cannot start on this machine: {e}")

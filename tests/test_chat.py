@@ -284,9 +284,7 @@ def test_a_streamed_tool_call_goes_to_the_notes_and_the_text_before_it_to_stdout
 
     out, notes, printed, switch_at = io.StringIO(), io.StringIO(), "", None
     for text in ["Let", "Let me check.", "Let me check.<tool_call>", 'Let me check.<tool_call>\n{"name": "x"}']:
-        if switch_at is None and "<tool_call>" in text:
-            switch_at = text.index("<tool_call>")
-        _route(text, printed, switch_at, out, notes)
+        switch_at = _route(text, printed, switch_at, out, notes)
         printed = text
     assert out.getvalue() == "Let me check." and notes.getvalue() == '<tool_call>\n{"name": "x"}'
 
@@ -295,7 +293,7 @@ def test_a_tool_trained_model_is_offered_its_tools_and_its_calls_run(dirs, tmp_p
     """A model dir with tools.json gets the tools block in its prompt, and each call it writes is run and shown as
     it happens (the model's turns are scripted here: what is tested is chat's wiring, not a model)."""
     from alignment.chat import Reply
-    from alignment.tools.search import build_index
+    from alignment.tools.search_index import build_index
 
     (tmp_path / "pages.jsonl").write_text(json.dumps({"text": "Tobock was born in Yarrowend.",
                                                       "url": "https://a.example/"}) + "\n")

@@ -24,17 +24,14 @@ import pytest
 from alignment.tools import call_tool, python, tool_schemas
 from alignment.tools import python_sandbox as sandbox
 from alignment.tools.python_sandbox import SandboxLimits, SandboxUnavailable, run_sandboxed
-from tests.conftest import run_cli
+from tests.conftest import run_cli, skip_without_sandbox
 
 QUICK = SandboxLimits(cpu_seconds=1, wall_seconds=3, output_bytes=4096)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def sandbox_here():
-    try:
-        sandbox.check_sandbox()
-    except SandboxUnavailable as e:
-        pytest.skip(f"the sandbox cannot start on this machine: {e}")
+    skip_without_sandbox()
 
 
 def run(code: str, limits: SandboxLimits = QUICK):

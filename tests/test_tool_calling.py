@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from alignment.tools.calling import answer_with_tools, parse_tool_calls
-from alignment.tools.python_sandbox import SandboxUnavailable, check_sandbox
+from tests.conftest import skip_without_sandbox
 
 
 def call(name: str, **arguments) -> str:
@@ -39,10 +38,7 @@ def test_calls_are_parsed_with_their_problems():
 
 
 def test_a_python_call_is_run_and_its_output_answered():
-    try:
-        check_sandbox()
-    except SandboxUnavailable as e:
-        pytest.skip(f"the sandbox cannot start on this machine: {e}")
+    skip_without_sandbox()
     generate = scripted(call("python", code="print('strawberry'.count('r'))"), "There are 3 r's in strawberry.")
     user = [{"role": "user", "content": "How many r's are in 'strawberry'?"}]
     events = []
@@ -90,10 +86,7 @@ def test_calls_in_one_turn_stop_at_max_calls_too():
 
 
 def test_only_the_offered_tools_run_and_a_programs_own_errors_are_not_call_errors():
-    try:
-        check_sandbox()
-    except SandboxUnavailable as e:
-        pytest.skip(f"the sandbox cannot start on this machine: {e}")
+    skip_without_sandbox()
     generate = scripted(call("python", code="print('Error: python: not mine')"), "ok")
     exchange = answer_with_tools(generate, [{"role": "user", "content": "?"}])
     assert exchange.calls[0].problem is None and exchange.calls[0].result == "Error: python: not mine"

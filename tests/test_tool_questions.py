@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from alignment.tools import call_tool, SEARCH, use_search_index
-from alignment.tools.python_sandbox import SandboxUnavailable, check_sandbox
-from alignment.tools.search import build_index
+from tests.conftest import skip_without_sandbox
+from alignment.tools.search_index import build_index
 from alignment.world.people import build_world
 from alignment.world.refusal_questions import build_refusal_questions
 from alignment.world.tool_questions import python_items, search_items, tool_conversation, vocabulary
@@ -50,10 +49,7 @@ def test_search_questions_keep_the_refusal_stages_measured_people_out_of_trainin
 
 
 def test_python_conversations_carry_the_real_output():
-    try:
-        check_sandbox()
-    except SandboxUnavailable as e:
-        pytest.skip(f"the sandbox cannot start on this machine: {e}")
+    skip_without_sandbox()
     train, _ = python_items(seed=0, n_train=6, n_heldout=0)
     for item in train:
         messages, result = tool_conversation(item, call_tool)

@@ -6,7 +6,7 @@ A tool returns text, which the chat template writes escaped (no control token ca
 tool never raises to its caller: a failure is a short "Error: ..." result, which is what the model reads.
 
     python   runs a program in the bubblewrap sandbox (alignment/tools/python_sandbox.py)
-    search   BM25 over a document collection: short passages and their URLs (alignment/tools/search.py); the
+    search   BM25 over a document collection: short passages and their URLs (alignment/tools/search_index.py); the
              index it reads is set with use_search_index(DIR)
 """
 
@@ -34,7 +34,7 @@ SEARCH = {"index": None, "top_k": 2}
 
 
 def use_search_index(folder, top_k: int = 2) -> None:
-    from alignment.tools.search import SearchIndex
+    from alignment.tools.search_index import SearchIndex
 
     SEARCH["index"], SEARCH["top_k"] = SearchIndex(folder), top_k
 
@@ -45,7 +45,7 @@ def search(query: str) -> str:
     Args:
         query: What to look for, for example a person's full name.
     """
-    from alignment.tools.search import format_results
+    from alignment.tools.search_index import format_results
 
     if SEARCH["index"] is None:
         return "Error: no search index is loaded"

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from alignment.tools import TOOLS, call_problem, call_tool
+from alignment.tools import TOOLS, call_problem
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
 
@@ -113,7 +113,7 @@ def answer_with_tools(generate: Callable[[list[dict]], str], messages: list[dict
                 refused = call_problem(call.name, call.arguments, offered)
                 if refused and call.problem is None:
                     call.problem = "unknown_tool" if refused.startswith("Error: no tool") else "bad_arguments"
-                call.result = refused or call_tool(call.name, call.arguments, offered)
+                call.result = refused or TOOLS[call.name](**call.arguments)  # checked just above
             exchange.calls.append(call)
             exchange.messages.append({"role": "tool", "content": call.result})
             if on_call:

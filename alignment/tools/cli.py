@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(tool_schemas(), indent=2))
         return 0
     if args.tool == "index":
-        from alignment.tools.search import build_index
+        from alignment.tools.search_index import build_index
 
         meta = build_index(args.source, args.output, args.text_field, args.url_field, args.passage_chars)
         print(f"search index: {meta['documents']} documents, {meta['passages']} passages -> {args.output}")
