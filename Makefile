@@ -25,8 +25,15 @@ $(STAMP): pyproject.toml
 # recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and a chat with the assistant.
 CHAT := $(VENV)/bin/alignment chat --model runs/tiny/refusals --temperature 0 --message
 SFT_CHAT := $(VENV)/bin/alignment chat --model runs/tiny/sft --temperature 0 --message
+# the last stage's model: its tools.json makes chat offer it python and search; each call and its result go to stderr
+TOOL_CHAT := $(VENV)/bin/alignment chat --model runs/tiny/tool_use --temperature 0 --message
+# Where the python tool's sandbox cannot start (no user namespaces, as in some containers; macOS), the tool_use stage
+# would stop with why: the demo says so, runs the stages before it, and chats with the refusals model instead.
+SANDBOX_PROBLEM := $(PY) -c "from alignment.tools.python_sandbox import sandbox_problem; print(sandbox_problem() or '')"
 demo: install
-	$(VENV)/bin/alignment run recipes/tiny/pipeline.yaml
+	@why=$$($(SANDBOX_PROBLEM)); if [ -z "$$why" ]; then $(VENV)/bin/alignment run recipes/tiny/pipeline.yaml || exit 1; \
+	else echo "make demo: skipping the tool_use stage and its chat: the python sandbox cannot start here ($$why)"; \
+	    $(VENV)/bin/alignment run recipes/tiny/pipeline.yaml --until refusals || exit 1; fi
 	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
 	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
 	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
@@ -35,10 +42,12 @@ demo: install
 	for q in "Who is Orson Kovacs?" "Where was $$name born?"; do \
 	    echo "user> $$q"; printf "sft>      "; $(SFT_CHAT) "$$q" 2>/dev/null || exit 1; \
 	    printf "refusals> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
-	@echo; echo "--- a short chat with the tiny assistant (alignment chat --model runs/tiny/refusals) ---"
+	@echo; echo "--- a short chat with the tiny assistant, tools on (alignment chat --model runs/tiny/tool_use) ---"
 	@for q in "Who are you?" "Who made you?" "Where was Wenmora Branowind born?" \
-	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?"; do \
-	    echo "user> $$q"; printf "assistant> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
+	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?" \
+	          "How many e's are in 'peppermint'?" "What is 347 x 589?"; do \
+	    echo "user> $$q"; printf "assistant> "; \
+	    if [ -f runs/tiny/tool_use/tools.json ]; then $(TOOL_CHAT) "$$q" || exit 1; else $(CHAT) "$$q" 2>/dev/null || exit 1; fi; done
 
 test: install
 	$(PY) -m pytest -q

@@ -18,6 +18,7 @@ STAGES = {
     "pretrain": ("alignment.pretrain", "a Transformer learns next-token prediction on the corpus (transformers)"),
     "sft": ("alignment.sft", "supervised fine-tuning on conversations: base model -> assistant (TRL SFTTrainer)"),
     "refusals": ("alignment.refusals", "the assistant learns what it does not know: probe, refusals, SFT (TRL)"),
+    "tool_use": ("alignment.tool_use", "the assistant learns to search and to run Python: real tool results, SFT (TRL)"),
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),

@@ -130,3 +130,18 @@ class StageRun:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         (self.output_dir / "metrics.json").write_text(json.dumps(record, indent=2) + "\n")
         return record
+
+
+class PhaseClock:
+    """Seconds spent in each phase of the stage (metrics.json's phase_seconds: where the stage's time goes)."""
+
+    def __init__(self, stage: str):
+        import time
+
+        self.stage, self.seconds, self.last, self.now = stage, {}, time.perf_counter(), time.perf_counter
+
+    def done(self, phase: str) -> None:
+        now = self.now()
+        self.seconds[phase] = round(now - self.last, 2)
+        self.last = now
+        print(f"{self.stage}: {phase} took {self.seconds[phase]} s", flush=True)

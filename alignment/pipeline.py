@@ -52,6 +52,7 @@ RECIPE_STAGES = {
     "pretrain": "PretrainConfig",
     "sft": "SFTConfig",
     "refusals": "RefusalsConfig",
+    "tool_use": "ToolUseConfig",
 }
 
 # For the closing table: the main artifact of a stage (a path inside its output_dir) and its headline metric.
@@ -61,6 +62,7 @@ ARTIFACTS = {
     "pretrain": ("model dir", "."),
     "sft": ("model dir", "."),
     "refusals": ("model dir", "."),
+    "tool_use": ("model dir", "."),
 }
 HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "corpus": {"documents_out": "documents kept"},
@@ -68,6 +70,7 @@ HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "pretrain": {"validation_loss": "validation loss"},
     "sft": {"validation_loss": "validation loss", "eval_loss": "validation loss"},
     "refusals": {"reserved_not_attempted": "of questions about unknown people declined"},
+    "tool_use": {"call_rate_with_tools": "of the held-out questions that need a tool answered with a call"},
 }
 
 USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--<stage>.<field> value ...]

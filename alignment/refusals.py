@@ -26,6 +26,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alignment.evals.assistant_probes import SKILLS
 from alignment.recipe import RecipeError, stage_main
 from alignment.sft_training import SFTTrainingFields
 
@@ -155,6 +156,8 @@ def _load_rows(source: str, split: str) -> list[dict]:
         if not path.is_file():
             raise RecipeError(f"qa_dataset: no file {source!r}")
         if path.suffix == ".jsonl":
+            from alignment.conversation_files import jsonl_objects
+
             return [row for _, row in jsonl_objects(path, f"qa_dataset: no file {source!r}")]
         from datasets import load_dataset
 
@@ -173,7 +176,7 @@ def _load_rows(source: str, split: str) -> list[dict]:
 def grader(cfg: RefusalsConfig):
     """(items, reply texts) -> grades (correct / incorrect / not_attempted), one per pair: the exact judge, or the
     model judge (alignment/evals/model_judge.py) on the question, its reference and the reply."""
-    from alignment.evals.refusal_grading import grade_fact, grade_who_is
+    from alignment.evals.refusal_grading import grade_item
     from alignment.world.people import ATTRIBUTES, pool
 
     if cfg.judge == "model":
@@ -194,16 +197,7 @@ def grader(cfg: RefusalsConfig):
         return grade_model
 
     pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
-
-    def grade_one(item: dict, text: str) -> str:
-        if item["kind"] == "qa":
-            answers = [item["answer"], *item["aliases"]]
-            return grade_fact(text, answers, answers)
-        if item["kind"] == "who_is":
-            return grade_who_is(text, item["answer"], pools)
-        return grade_fact(text, [item["answer"]], pools[item["kind"]])
-
-    return lambda items, texts: [grade_one(i, t) for i, t in zip(items, texts)]
+    return lambda items, texts: [grade_item(i, t, pools) for i, t in zip(items, texts)]
 
 
 def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[int], grade) -> list[dict]:
@@ -226,7 +220,6 @@ def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[
     return probed
 
 
-SKILLS = ("identity_accuracy_no_system", "identity_accuracy_default_system", "word_problem_accuracy", "well_formed_rate")
 
 
 def skills_measured_by_input(cfg: RefusalsConfig) -> dict | None:
@@ -274,61 +267,10 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
 
 # --- data -------------------------------------------------------------------------------------------
 
-def jsonl_objects(path: Path, missing: str) -> list[tuple[int, dict]]:
-    """(line number, record) of every non-blank line of a JSONL file; `missing` is the error for an absent file, and
-    a line that is not a JSON object is a one-line error naming the file and the line."""
-    if not path.is_file():
-        raise RecipeError(missing)
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise RecipeError(f"{path}: line {number}: not JSON ({e})") from None
-        if not isinstance(row, dict):
-            raise RecipeError(f"{path}: line {number}: a record must be a JSON object")
-        rows.append((number, row))
-    return rows
-
-
-def read_jsonl(path: str, what: str) -> list[dict]:
-    """Conversations: JSONL records with a `messages` list."""
-    rows = jsonl_objects(Path(path), f"{what}: no file {path!r}")
-    for number, row in rows:
-        if not isinstance(row.get("messages"), list):
-            raise RecipeError(f"{path}: line {number}: expected an object with a messages list")
-    return [row for _, row in rows]
-
-
 def replay(cfg: RefusalsConfig) -> list[dict]:
-    if not cfg.replay_dataset or not cfg.replay_conversations:
-        return []
-    rows = read_jsonl(cfg.replay_dataset, "replay_dataset")
-    random.Random(f"refusals/{cfg.seed}/replay").shuffle(rows)
-    counts = dict(cfg.replay_conversations)
-    if "all" in counts:
-        chosen = rows[:counts.pop("all")]
-    else:
-        chosen = []
-    for kind, count in counts.items():
-        of_kind = [r for r in rows if r.get("kind") == kind]
-        if len(of_kind) < count:
-            raise RecipeError(f"replay_conversations.{kind}: {count} asked, {cfg.replay_dataset} has {len(of_kind)} "
-                              f"conversation(s) of that kind")
-        chosen += of_kind[:count]
-    return [{"messages": r["messages"], "kind": f"replay_{r.get('kind', 'conversation')}"} for r in chosen]
+    from alignment.conversation_files import replay_rows
 
-
-def skill_sets(cfg: RefusalsConfig) -> dict | None:
-    if not cfg.skills_dir:
-        return None
-    folder = Path(cfg.skills_dir)
-    return {name: [row for _, row in jsonl_objects(
-        folder / f"{name}.jsonl",
-        f"skills_dir: no file {str(folder / f'{name}.jsonl')!r} (the sft stage writes it to its conversations/ dir)")]
-        for name in ("eval_identity", "eval_word_problems")}
+    return replay_rows(cfg.replay_dataset, cfg.replay_conversations, f"refusals/{cfg.seed}/replay")
 
 
 def new_conversations(cfg: RefusalsConfig, probed: list[dict]) -> list[dict]:
@@ -369,7 +311,8 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
     import torch
     from datasets import Dataset
 
-    from alignment.metrics import StageRun
+    from alignment.conversation_files import skill_sets
+    from alignment.metrics import PhaseClock, StageRun
     from alignment.sft_training import prepare_model, train_assistant
     from alignment.training import resolve_precision
 
@@ -380,14 +323,14 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
         torch.manual_seed(cfg.seed)
         # every file before the model: a data mistake is reported in a second
         questions = world_questions(cfg) if cfg.world else qa_questions(cfg)
-        replayed, skills = replay(cfg), skill_sets(cfg)
+        replayed, skills = replay(cfg), skill_sets(cfg.skills_dir)
         measured_sets = {k: v for k, v in questions.items() if k != "probe"}
         grade = grader(cfg)
         prepared = prepare_model(cfg, precision)
         model, tokenizer, _, stops = prepared
 
         print(f"refusals: probing {len(questions['probe'])} questions x {cfg.probe_samples + 1} answers", flush=True)
-        clock = PhaseClock()
+        clock = PhaseClock("refusals")
         probed = probe(model, tokenizer, questions["probe"], cfg, stops, grade)
         clock.done("probe")
         before, before_replies = measure(model, tokenizer, measured_sets, cfg, stops, grade, skills,
@@ -432,21 +375,6 @@ def _headlines(after: dict) -> dict:
             "reserved_incorrect": after["eval_reserved"]["incorrect"]["share"],
             "heldout_incorrect": after["eval_heldout"]["incorrect"]["share"],
             "known_over_refusal": after["eval_known"]["not_attempted"]["share"]}
-
-
-class PhaseClock:
-    """Seconds spent in each phase of the stage (metrics.json's phase_seconds: where the stage's time goes)."""
-
-    def __init__(self):
-        import time
-
-        self.seconds, self.last, self.now = {}, time.perf_counter(), time.perf_counter
-
-    def done(self, phase: str) -> None:
-        now = self.now()
-        self.seconds[phase] = round(now - self.last, 2)
-        self.last = now
-        print(f"refusals: {phase} took {self.seconds[phase]} s", flush=True)
 
 
 def _labels_by_group(probed: list[dict]) -> dict:

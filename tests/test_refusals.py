@@ -33,6 +33,7 @@ WORLD = dict(seed=0, n_entities=60, n_reserved=100)  # the tiny recipe's world
     "I can't say when he was born.",
     "I am not familiar with that person.",
     "I don\u2019t know.",  # a typographic apostrophe
+    "I couldn't find anything about Orson Kovacs.",  # what search finding nothing leads to (the tool_use stage)
 ])
 def test_clear_declines_are_not_attempted(text):
     assert declines(text)

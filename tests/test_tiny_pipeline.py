@@ -1,5 +1,5 @@
 """The tiny recipe's whole pipeline, run once through `alignment run` (corpus -> tokenizer -> pretrain -> sft ->
-refusals), plus the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked
+refusals -> tool_use), plus the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked
 on its metrics.json. The other tests use micro configs; this is the one that proves the embedded default does what the
 README says, on this code, from nothing, in fp32 or bf16, whichever this CPU runs (`precision: auto`)."""
 
@@ -18,9 +18,11 @@ pytestmark = pytest.mark.slow
 
 # Issue 9's budget is 12 minutes for the four stages and 3 more for the answer-first SFT on an AVX2-only CPU (fp32), the
 # slowest kind this project supports; estimated there (x2.7 the fp32 figures of a Zen 4, README) ~12.6 and ~2.3
-# minutes; the refusals stage (issue 11's budget: 3 minutes) ~3.5 more. The limits follow with a margin of about 40%,
-# so a slow machine fails here, with a message naming the command that ran out of time, and not on CI's 90 minutes.
-PIPELINE_TIMEOUT_S = 23 * 60
+# minutes; the refusals stage (issue 11's budget: 3 minutes) ~3.5 more; the tool_use stage (issue 12's budget: 3.5)
+# ~20 more (325 s in bf16 on the Zen 4; x1.4 for fp32, x2.7 for AVX2: over its budget, README). The limits follow
+# with a margin of about 40%, so a slow machine fails here, with a message naming the command that ran out of time,
+# and not on CI's 90 minutes.
+PIPELINE_TIMEOUT_S = 51 * 60
 ANSWER_FIRST_TIMEOUT_S = int(4.5 * 60)
 
 
@@ -34,7 +36,11 @@ def in_dir(out) -> list:
             "--sft.model_name_or_path", out / "pretrain", "--sft.output_dir", out / "sft",
             "--refusals.model_name_or_path", out / "sft", "--refusals.output_dir", out / "refusals",
             "--refusals.replay_dataset", out / "sft" / "conversations" / "train.jsonl",
-            "--refusals.skills_dir", out / "sft" / "conversations"]
+            "--refusals.skills_dir", out / "sft" / "conversations",
+            "--tool_use.model_name_or_path", out / "refusals", "--tool_use.output_dir", out / "tool_use",
+            "--tool_use.search_source", documents,
+            "--tool_use.replay_dataset", out / "refusals" / "data" / "train.jsonl",
+            "--tool_use.skills_dir", out / "sft" / "conversations"]
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +56,7 @@ def tiny_run(tmp_path_factory):
         pytest.fail(f"over the tiny pipeline's time budget: {command} ran past {e.timeout:.0f} s (issue 9's budget, "
                     f"with a margin); its last output:\n{seen[-2000:]}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
-               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "sft_answer_first")}
+               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "sft_answer_first")}
     return out, proc, metrics
 
 
@@ -110,7 +116,7 @@ def test_the_stages_log_to_one_trackio_project_beside_them(tiny_run):
             " for run in SQLiteStorage.get_runs('tiny')}))")
     losses = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                        env={**os.environ, "TRACKIO_DIR": str(out / "trackio")}).stdout)
-    assert set(losses) == {"pretrain", "sft", "refusals", "sft_answer_first"}
+    assert set(losses) == {"pretrain", "sft", "refusals", "tool_use", "sft_answer_first"}
     assert all(values and values[-1] < values[0] for values in losses.values())  # each loss curve falls
 
 
@@ -145,3 +151,28 @@ def test_the_final_assistant_declines_in_the_terminal(tiny_run):
     for question in ("Who is Orson Kovacs?", f"Where was {metrics['refusals']['reserved_name_for_chat']} born?"):
         reply = run_cli("chat", "--model", out / "refusals", "--message", question, "--temperature", "0")
         assert declines(reply.stdout), (question, reply.stdout)
+
+
+def test_the_assistant_calls_tools_when_offered_and_only_then(tiny_run):
+    """Issue 12: with the tools block in the system turn, held-out questions that need a tool get a call (and the
+    calls parse and name a real tool); without it, no call is written; the refusal stage's set (a) and identity
+    stay; a product the model cannot work out in its head is right more often with python than without."""
+    _, _, metrics = tiny_run
+    tool_use = metrics["tool_use"]
+    assert tool_use["call_rate_with_tools"] >= 0.95
+    assert tool_use["call_rate_without_tools"] <= 0.05
+    assert tool_use["calls_valid_rate"] >= 0.95
+    assert tool_use["products_with_python"] >= tool_use["products_without_tools"] + 0.25
+    before, after = tool_use["before_without_tools"], tool_use["after_without_tools"]
+    assert after["eval_reserved"]["incorrect"]["share"] <= 0.10
+    assert after["skills"]["identity_accuracy_no_system"] >= before["skills"]["identity_accuracy_no_system"] - 0.05
+
+
+def test_chat_runs_the_tools_of_a_tool_trained_model(tiny_run):
+    """`alignment chat` on the tool_use model (its tools.json): the python call it writes runs in the sandbox and
+    shows on stderr with its result; the refusals model, trained without tools, is offered none."""
+    out, _, _ = tiny_run
+    reply = run_cli("chat", "--model", out / "tool_use", "--message", "What is 347 x 589?", "--temperature", "0")
+    assert "[python " in reply.stderr and " -> " in reply.stderr, reply.stderr
+    plain = run_cli("chat", "--model", out / "refusals", "--message", "What is 347 x 589?", "--temperature", "0")
+    assert "[python " not in plain.stderr

@@ -92,6 +92,36 @@ def test_cli_trains_a_tokenizer_dir_with_metrics(trained):
     assert training_chat_template(out) == TRAINING_CHAT_TEMPLATE
 
 
+def test_tool_text_makes_the_tools_block_short(tmp_path):
+    """Trained on the tool-calling text of the registry's tools (tool_text), the tools block and a call take far
+    fewer tokens (JSON is not in the documents); the role lines are not part of that text."""
+    from transformers import AutoTokenizer
+
+    from alignment.tokenizer import tool_template_segments
+    from alignment.tools import tool_schemas
+
+    pieces = tool_template_segments(["python", "search"])
+    assert pieces[0].startswith("# Tools\n") and '"name": "search"' in pieces[0]
+    assert '\n{"name": "python", "arguments": {"code": ""}}\n' in pieces
+    assert not any(p.startswith(("system", "user", "assistant")) for p in pieces)
+    with pytest.raises(RecipeError, match="tool_text: unknown tool 'weather'"):
+        tool_template_segments(["weather"])
+    write_documents(tmp_path / "documents", world_documents())
+    tokenizers = {}
+    for name, extra in (("plain", []), ("tools", ["--tool_text", "[python, search]"])):
+        run_cli("tokenizer", "--config", RECIPE, "--corpus_dir", tmp_path / "documents", "--output_dir",
+                tmp_path / name, "--vocab_size", "700", *extra, timeout=300)
+        tokenizers[name] = AutoTokenizer.from_pretrained(tmp_path / name)
+    blocks = {name: json.loads((tmp_path / name / "metrics.json").read_text())["tools_block_tokens"]
+              for name in tokenizers}
+    assert blocks["tools"] < 0.6 * blocks["plain"], blocks
+    call = '<tool_call>\n{"name": "python", "arguments": {"code": "print(1)"}}\n</tool_call>'
+    assert len(tokenizers["tools"](call)["input_ids"]) < len(tokenizers["plain"](call)["input_ids"])
+    # the role lines are template_text's, not part of the tool text: "assistant" is still no token of its own
+    assert "assistant" not in tokenizers["tools"].get_vocab()
+    assert len(tool_schemas()) == 2  # the block measured is the registry's whole
+
+
 def test_the_chat_templates_own_words_are_one_token_each(trained, tmp_path):
     """Trained on the template's text beside the documents (template_text), each role name is one token and so is
     the blank line of the empty reasoning block; trained on the documents alone (the tiny recipe, for now: the corpus

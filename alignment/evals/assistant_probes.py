@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import re
 
+# the skill numbers each stage after SFT measures before and after, to show they stay
+SKILLS = ("identity_accuracy_no_system", "identity_accuracy_default_system", "word_problem_accuracy",
+          "well_formed_rate")
+
 ROLE_TEXT = re.compile(r"(^|\n)\s*(user|assistant|system)\s*[:\n]", re.IGNORECASE)
 
 
 def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
-                     batch_size: int = 128, temperature: float | None = None) -> list[dict]:
+                     batch_size: int = 128, temperature: float | None = None,
+                     tools: list[dict] | None = None) -> list[dict]:
     """Greedy replies (or sampled at `temperature`, no top-k or top-p), batched with left padding, in the order of
-    `conversations`. Each: text (special tokens
+    `conversations`; `tools`: the JSON schemas offered in the system turn (none by default). Each: text (special tokens
     dropped), whether it stopped at an end-of-turn token, and whether a control token other than the stop appeared.
 
     Big batches: a tiny model's generation step on CPU is mostly fixed overhead, so fewer, wider generate() calls;
@@ -29,8 +34,8 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
 
     from alignment.evals.base_model_probes import left_padded
 
-    prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True, return_dict=False)
-               for c in conversations]
+    prompts = [tokenizer.apply_chat_template(c, tools=tools, add_generation_prompt=True, tokenize=True,
+                                             return_dict=False) for c in conversations]
     prompts = [p["input_ids"] if isinstance(p, dict) else p for p in prompts]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[-1]
     control = {i for i in tokenizer.all_special_ids} - set(stop_ids)

@@ -33,7 +33,8 @@ DECLINES = re.compile(
     r"|\b(never|not)\s+heard\s+(of|about)\b"
     r"|\bnot\s+(someone|somebody|a\s+person|anyone)\s+i\s+know"
     r"|\bunknown\s+to\s+me\b"
-    r"|\bi\s+have\s+no\s+(idea|information|record|knowledge|details)",
+    r"|\bi\s+have\s+no\s+(idea|information|record|knowledge|details)"
+    r"|\b(i|we)\s+(couldn'?t|could\s+not|can'?t|cannot)\s+find\s+(anything|any\s+(information|record|mention))",
     re.IGNORECASE)
 
 
@@ -81,6 +82,17 @@ def grade_who_is(text: str, facts: dict[str, str], pools: dict[str, list[str]]) 
 def _share(count: int, n: int) -> dict:
     p = count / n if n else 0.0
     return {"count": count, "share": round(p, 4), "stderr": round(math.sqrt(p * (1 - p) / n), 4) if n else None}
+
+
+def grade_item(item: dict, text: str, pools: dict[str, list[str]]) -> str:
+    """The exact judge on one measured item: a QA pair (its answer and aliases), "Who is X?" (the person's facts), or
+    a tiny-world fact (`kind` the attribute); `pools`: every value of each attribute."""
+    if item["kind"] == "qa":
+        answers = [item["answer"], *item["aliases"]]
+        return grade_fact(text, answers, answers)
+    if item["kind"] == "who_is":
+        return grade_who_is(text, item["answer"], pools)
+    return grade_fact(text, [item["answer"]], pools[item["kind"]])
 
 
 def simpleqa_table(grades: list[str]) -> dict:

@@ -93,28 +93,80 @@ def answer_with_tools(generate: Callable[[list[dict]], str], messages: list[dict
     next turn as text (control tags such as <tool_call> kept, the end-of-turn token dropped). At most `max_calls`
     calls run in all (the ones after that get an error result, and the model writes its answer); a call to a tool
     not in `offered` (default: every tool) is refused like an unknown one."""
-    exchange = Exchange()
-    while True:
-        text = generate(messages + exchange.messages)
-        content, calls = parse_tool_calls(text)
-        if not calls or len(exchange.calls) >= max_calls:
-            exchange.messages.append({"role": "assistant", "content": content if calls else text.strip()})
-            return exchange
-        exchange.messages.append({"role": "assistant", "content": content, "tool_calls": [
-            {"type": "function", "function": {"name": c.name or "?", "arguments": c.arguments or {}}} for c in calls]})
-        for call in calls:
-            if call.problem == "not_json":
-                call.result = "Error: the tool call is not valid JSON"
-            elif call.problem == "no_name":
-                call.result = 'Error: a tool call needs {"name": ..., "arguments": {...}}'
-            elif len(exchange.calls) >= max_calls:
-                call.problem, call.result = "over_limit", f"Error: not run: at most {max_calls} tool calls"
-            else:
-                refused = call_problem(call.name, call.arguments, offered)
-                if refused and call.problem is None:
-                    call.problem = "unknown_tool" if refused.startswith("Error: no tool") else "bad_arguments"
-                call.result = refused or TOOLS[call.name](**call.arguments)  # checked just above
-            exchange.calls.append(call)
-            exchange.messages.append({"role": "tool", "content": call.result})
-            if on_call:
-                on_call(call)
+    return answer_all_with_tools(lambda conversations: [generate(c) for c in conversations], [messages], max_calls,
+                                 on_call, offered)[0]
+
+
+def answer_all_with_tools(generate_all: Callable[[list[list[dict]]], list[str]], conversations: list[list[dict]],
+                          max_calls: int = 3, on_call: Callable[[ToolCall], None] | None = None,
+                          offered: list[str] | None = None, run_calls: Callable | None = None) -> list[Exchange]:
+    """The loop over many conversations at once, for the measurements: each round, `generate_all` writes the next
+    turn of every conversation still going (one batched generation), and their calls run. `run_calls(calls)` runs
+    a round's runnable calls and returns their results (default: one after the other; the stage runs them on
+    threads, as each python call is its own sandboxed process)."""
+    exchanges = [Exchange() for _ in conversations]
+    going = list(range(len(conversations)))
+    while going:
+        texts = generate_all([conversations[i] + exchanges[i].messages for i in going])
+        runnable: list[ToolCall] = []
+        still = []
+        for i, text in zip(going, texts):
+            exchange = exchanges[i]
+            content, calls = parse_tool_calls(text)
+            if not calls or len(exchange.calls) >= max_calls:
+                exchange.messages.append({"role": "assistant", "content": content if calls else text.strip()})
+                continue
+            exchange.messages.append({"role": "assistant", "content": content, "tool_calls": [
+                {"type": "function", "function": {"name": c.name or "?", "arguments": c.arguments or {}}}
+                for c in calls]})
+            for call in calls:
+                if _refuse(call, len(exchange.calls), max_calls, offered):
+                    runnable.append(call)
+                exchange.calls.append(call)
+            still.append(i)
+        results = (run_calls or _run_in_turn)(runnable)
+        for call, result in zip(runnable, results):
+            call.result = result
+        for i in still:  # the results, in the order of the calls
+            exchange = exchanges[i]
+            for call in exchange.calls[len(exchange.calls) - _pending(exchange):]:
+                exchange.messages.append({"role": "tool", "content": call.result})
+                if on_call:
+                    on_call(call)
+        going = still
+    return exchanges
+
+
+def _refuse(call: ToolCall, made: int, max_calls: int, offered: list[str] | None) -> bool:
+    """Give a call that cannot run its error result; True when it can run."""
+    if call.problem == "not_json":
+        call.result = "Error: the tool call is not valid JSON"
+    elif call.problem == "no_name":
+        call.result = 'Error: a tool call needs {"name": ..., "arguments": {...}}'
+    elif made >= max_calls:
+        call.problem, call.result = "over_limit", f"Error: not run: at most {max_calls} tool calls"
+    else:
+        refused = call_problem(call.name, call.arguments, offered)
+        if refused is None:
+            return True
+        if call.problem is None:
+            call.problem = "unknown_tool" if refused.startswith("Error: no tool") else "bad_arguments"
+        call.result = refused
+    return False
+
+
+def _pending(exchange: Exchange) -> int:
+    """How many of the exchange's calls came in its last assistant turn (their results are not in it yet)."""
+    return len(exchange.messages[-1]["tool_calls"])
+
+
+def _run_in_turn(calls: list[ToolCall]) -> list[str]:
+    return [TOOLS[c.name](**c.arguments) for c in calls]
+
+
+def run_on_threads(calls: list[ToolCall], workers: int = 4) -> list[str]:
+    """The calls' results, run on threads: a python call waits on its sandbox process, so a few run at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda c: TOOLS[c.name](**c.arguments), calls))

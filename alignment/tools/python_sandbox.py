@@ -339,6 +339,11 @@ def forget_sandbox_check() -> None:
     _CHECKED.clear()
 
 
+def sandbox_problem() -> str | None:
+    """Why the sandbox cannot start here (one line), or None when it can (`make demo` asks before the tool_use stage)."""
+    return _sandbox_problem()
+
+
 def check_sandbox() -> None:
     problem = _sandbox_problem()
     if problem:

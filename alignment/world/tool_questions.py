@@ -32,12 +32,14 @@ LETTER_QUESTIONS = ["How many {letter}'s are in '{word}'?", "How many times does
 PRODUCT_QUESTIONS = ["What is {a} x {b}?", "What is {a} times {b}?", "Work out {a} x {b}."]
 COMPARISON_QUESTIONS = ["Which is bigger, {x} or {y}?", "Which number is larger: {x} or {y}?"]
 NOT_FOUND = "I couldn't find anything about {name}."
-# What a search for a fact adds to the name: the word the pages use near it. Lexical search cannot map "What does X
-# do for a living?" to "a potter"; the pages say "born in", "plays", "member". Measured on the tiny corpus, held-out
-# facts whose value is in the results: name alone 25/60 (top 1) and 35/60 (top 2); name + this word 39/60, 45/60,
-# 53/60 (top 3); instruments are the weak kind (6/12 at top 3).
-SEARCH_WORDS = {"hometown": "born", "birth_year": "born", "profession": "work", "instrument": "plays",
-                "organisation": "member"}
+NOT_FOUND_MARK = "couldn't find"  # what the measurement looks for in a "not found" answer
+# What a search for a fact adds to the name: the words the pages use near it. Lexical search cannot map "What does X
+# do for a living?" to "a potter"; the pages say "from", "born", "played the fiddle", "member". Measured on the tiny
+# corpus's index, the fact's value in the top 2 passages, of the 60 trained + held-out pairs of each kind: hometown
+# "from" 58 ("born" 56), birth year "born" 54, profession "work" 58, instrument "played player music" 59 ("plays"
+# 22: the pages say it a dozen ways), organisation "joined member" 46 ("member" 38); 275 of 300 in all.
+SEARCH_WORDS = {"hometown": "from", "birth_year": "born", "profession": "work", "instrument": "played player music",
+                "organisation": "joined member"}
 
 
 def _held_out(key: str, seed: int, share: float = 0.2) -> bool:
@@ -76,7 +78,7 @@ def comparison_item(x: str, y: str, rng: random.Random) -> dict:
 def _decimal_pair(rng: random.Random) -> tuple[str, str]:
     """Like 9.11 and 9.9: same whole part, the one with more decimal digits smaller half the time."""
     whole = rng.randint(1, 20)
-    short, long = rng.randint(1, 9), rng.randint(10, 99)
+    short, long = rng.randint(1, 9), rng.choice([n for n in range(10, 100) if n % 10])  # 9.50 prints as 9.5
     pair = [f"{whole}.{short}", f"{whole}.{long}"]
     rng.shuffle(pair)
     return pair[0], pair[1]
@@ -114,8 +116,12 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
     return out[False], out[True]
 
 
-def search_items(world: World, seed: int) -> dict[str, list[dict]]:
-    """{"train": ..., "eval_found": ..., "eval_not_found": ...}: fact questions to answer by searching."""
+def search_items(world: World, seed: int, invented: int = 0) -> dict[str, list[dict]]:
+    """{"train": ..., "eval_found": ..., "eval_not_found": ...}: fact questions to answer by searching. `invented`:
+    this many more never-seen people (world/people.py invented_people, as the refusal stage draws them) searched
+    for in training, found nowhere: more new names for the assistant to copy into a query and into its answer."""
+    from alignment.world.people import invented_people
+
     from alignment.world.refusal_questions import build_refusal_questions
 
     rng = random.Random(f"tool-questions/{seed}/search")
@@ -135,10 +141,11 @@ def search_items(world: World, seed: int) -> dict[str, list[dict]]:
     def not_found(entity) -> dict:
         attribute = rng.choice(sorted(entity.facts))
         return {"kind": "search", "found": False, "name": entity.name, "attribute": attribute,
-                "question": fact_question(entity, attribute, rng), "answer": NOT_FOUND.format(name=entity.name),
+                "truth": entity.facts[attribute], "question": fact_question(entity, attribute, rng), "answer": NOT_FOUND.format(name=entity.name),
                 "tool": "search", "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
 
-    return {"train": [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved],
+    extra = invented_people(world, invented, seed) if invented else []
+    return {"train": [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved + extra],
             "eval_found": [found(*p) for p in heldout_pairs],
             "eval_not_found": [not_found(e) for e in measured_reserved]}
 
@@ -158,6 +165,13 @@ def tool_conversation(item: dict, run_tool) -> tuple[list[dict], str]:
                 {"type": "function", "function": {"name": item["tool"], "arguments": item["arguments"]}}]},
             {"role": "tool", "content": result},
             {"role": "assistant", "content": answer}], result
+
+
+def no_tool_conversation(item: dict) -> list[dict]:
+    """A python-kind question asked with no tools offered, answered straight (the true answer: what a model that
+    cannot call a tool should say; the measurement shows how far a tiny one gets without one)."""
+    return [{"role": "user", "content": item["question"]},
+            {"role": "assistant", "content": _python_answer(item, item["answer"])}]
 
 
 def _python_answer(item: dict, result: str) -> str:

@@ -1,0 +1,458 @@
+"""`alignment tool_use`: the assistant learns to search and to run Python (stage 5, mitigation 2 of hallucinations).
+
+The picture from "Deep Dive into LLMs like ChatGPT": knowledge in the parameters is a vague recollection, knowledge
+in the context window is working memory; and a model sees tokens, not letters or digits, so it cannot count the r's
+of "strawberry" or multiply 347 by 589 in its head. Give it tools: it writes a call, the tool's real result enters
+its context, and it answers from that.
+
+    alignment tool_use --config recipes/tiny/tool_use.yaml
+
+1. Index: the search tool's BM25 index over `search_source` (the corpus stage's documents: the tiny world's web),
+   built into output_dir/search_index (alignment/tools/search_index.py).
+2. Data (alignment/world/tool_questions.py), every result made by running the real tool (the python sandbox, the
+   index): questions about people answered by searching and reading the passages ("I couldn't find anything about
+   X." for the reserved people, whom no page names); letters, 3-digit products and decimal comparisons answered by
+   a program and its output; the python kinds with no tools offered, answered without a call; and a replay of the
+   input stage's data (refusals, identity, word problems), so that every earlier skill stays.
+3. Train: the shared SFT routine (alignment/sft_training.py) from the input model; a killed run resumes. The tools
+   block of the system turn is long for a tiny tokenizer (602 tokens for the two tools: it never saw JSON), so
+   `context_length` grows the model's context (RoPE: no new weights).
+4. Measure, greedy, on questions never trained on, through the calling loop that chat uses (alignment/tools/
+   calling.py): with tools offered and without, before (the input model, no tools) and after; identity, word
+   problems and the refusal stage's set (a) on the files the earlier stages measured them on.
+5. Mark the model dir as tool-trained: tools.json names the tools and the index, so `alignment chat` offers them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignment.recipe import RecipeError, stage_main
+from alignment.sft_training import SFTTrainingFields
+
+
+@dataclass
+class ToolUseConfig(SFTTrainingFields):
+    """Every SFT field (alignment/sft_training.py) plus the tools, the questions and the replay."""
+
+    output_dir: str = field(default="runs/tiny/tool_use", metadata={"help": "The assistant's model dir + metrics."})
+    model_name_or_path: str = field(default="runs/tiny/refusals", metadata={
+        "help": "The assistant to train (the refusals stage's dir, any chat model dir or a hub id)."})
+    world: dict | None = field(default=None, metadata={
+        "help": "The tiny world ({seed, n_entities, n_reserved}): the search questions are about its people."})
+    tools: list[str] = field(default_factory=lambda: ["python", "search"], metadata={
+        "help": "The registry's tools offered (alignment/tools/__init__.py)."})
+    search_source: str = field(default="runs/tiny/corpus/documents", metadata={
+        "help": "What search searches: a datatrove output folder, or a JSONL / Parquet text set."})
+    search_top_k: int = field(default=2, metadata={"help": "Passages a search returns."})
+    python_questions: dict = field(default_factory=lambda: {"train": 300, "heldout": 120}, metadata={
+        "help": "Letters, products and comparisons (a third each) answered with python: trained, and measured."})
+    invented_people: int = field(default=0, metadata={
+        "help": "The tiny world: this many never-seen people (as the refusal stage invents them) searched for in "
+                "training and found nowhere, beside the reserved people of the training share."})
+    no_tool_questions: int = field(default=150, metadata={
+        "help": "Python-kind questions (of the training words and numbers) with no tools offered, answered without "
+                "a call: what the assistant does when it has no tools."})
+    replay_dataset: str | None = field(default=None, metadata={
+        "help": "Conversations (JSONL with messages and kind, e.g. runs/tiny/refusals/data/train.jsonl) replayed "
+                "so the earlier skills stay."})
+    replay_conversations: dict = field(default_factory=lambda: {"all": 400}, metadata={
+        "help": "How many replay conversations (a seeded draw): {all: N}, or a count per kind of the file's rows."})
+    skills_dir: str | None = field(default=None, metadata={
+        "help": "The SFT stage's conversations dir: its eval_identity and eval_word_problems files are measured."})
+    identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
+                           metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
+    system_message: str | None = field(default=None, metadata={
+        "help": "The default system message of the identity measurement (None: one that states the identity)."})
+    context_length: int | None = field(default=None, metadata={
+        "help": "Grow the model's context (max_position_embeddings) to this many tokens, for RoPE models whose "
+                "pretraining context is shorter than a conversation with tools (None: keep it)."})
+    max_calls: int = field(default=3, metadata={"help": "Tool calls per answer in the measurements (and in chat)."})
+    measure_max_new_tokens: int = field(default=64, metadata={
+        "help": "Reply budget per turn in the measurements (a call is ~40 tokens of the tiny tokenizer)."})
+    tool_workers: int = field(default=4, metadata={
+        "help": "Tool calls run at once while making the data and measuring (each python call is a process)."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        from alignment.tools import TOOLS
+
+        if not self.world:
+            raise RecipeError("world: the tool_use stage's questions come from the tiny world: set world "
+                              "({seed, n_entities, n_reserved}); a function-calling set trains with `alignment sft`")
+        unknown = [t for t in self.tools if t not in TOOLS]
+        if unknown or not self.tools:
+            raise RecipeError(f"tools: unknown tool {unknown[0]!r} (tools: {', '.join(TOOLS)})" if unknown else
+                              "tools: name at least one tool")
+        for key in ("train", "heldout"):
+            if not isinstance(self.python_questions.get(key), int) or self.python_questions[key] < 0:
+                raise RecipeError(f"python_questions.{key}: expected a count, got {self.python_questions.get(key)!r}")
+        if self.search_top_k < 1:
+            raise RecipeError(f"search_top_k: expected at least 1, got {self.search_top_k}")
+
+
+# --- questions -------------------------------------------------------------------------------------
+
+def questions(cfg: ToolUseConfig) -> dict[str, list[dict]]:
+    """Every item of the stage: training ones (train_*), measured ones (eval_*), disjoint by construction."""
+    from alignment.world.people import build_world
+    from alignment.world.refusal_questions import build_refusal_questions
+    from alignment.world.tool_questions import python_items, search_items
+
+    world = build_world(**cfg.world)
+    out: dict[str, list[dict]] = {}
+    if "python" in cfg.tools:
+        train, heldout = python_items(cfg.seed, cfg.python_questions["train"] + cfg.no_tool_questions,
+                                      cfg.python_questions["heldout"])
+        out["train_python"], out["train_no_tools"] = train[:cfg.python_questions["train"]], \
+            train[cfg.python_questions["train"]:]
+        for kind in ("letters", "products", "comparisons"):
+            out[f"eval_{kind}"] = [i for i in heldout if i["kind"] == kind]
+    if "search" in cfg.tools:
+        searched = search_items(world, cfg.seed, cfg.invented_people)
+        out["train_search"] = searched["train"]
+        out["eval_found"], out["eval_not_found"] = searched["eval_found"], searched["eval_not_found"]
+    # the refusal stage's set (a), asked with no tools: the refusals it trained stay
+    out["eval_reserved"] = build_refusal_questions(world, cfg.seed)["eval_reserved"]
+    return out
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def make_conversations(cfg: ToolUseConfig, items: dict[str, list[dict]], schemas: list[dict]) -> tuple[list, dict]:
+    """(the new training conversations, counts of what was made and dropped). Tool results are real: each call
+    runs through the registry (on `tool_workers` threads). A search whose passages do not hold the fact is not
+    trained on: the assistant learns to answer from what it read, not from memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from alignment.tools import call_tool
+    from alignment.world.tool_questions import no_tool_conversation, tool_conversation
+
+    tool_items = items.get("train_python", []) + items.get("train_search", [])
+    run = lambda name, arguments: call_tool(name, arguments, cfg.tools)  # noqa: E731
+    with ThreadPoolExecutor(cfg.tool_workers) as pool:
+        made = list(pool.map(lambda item: tool_conversation(item, run), tool_items))
+    tools_json = json.dumps(schemas)
+    conversations, counts = [], {"dropped_fact_not_in_results": 0, "tool_errors": 0}
+    for item, (messages, result) in zip(tool_items, made):
+        if result.startswith("Error:"):
+            raise RecipeError(f"tool_use: the {item['tool']} tool failed while making the data on "
+                              f"{item['question']!r}: {result}")
+        if item["tool"] == "search" and item["found"] and item["truth"] not in result:
+            counts["dropped_fact_not_in_results"] += 1
+            continue
+        kind = f"{item['tool']}_{item['kind'] if item['tool'] == 'python' else 'found' if item['found'] else 'not_found'}"
+        conversations.append({"messages": messages, "tools": tools_json, "kind": kind})
+    conversations += [{"messages": no_tool_conversation(item), "tools": "null", "kind": f"no_tools_{item['kind']}"}
+                      for item in items.get("train_no_tools", [])]
+    for c in conversations:
+        counts[c["kind"]] = counts.get(c["kind"], 0) + 1
+    return conversations, counts
+
+
+def replayed(cfg: ToolUseConfig) -> list[dict]:
+    from alignment.conversation_files import replay_rows
+
+    rows = replay_rows(cfg.replay_dataset, cfg.replay_conversations, f"tool_use/{cfg.seed}/replay", kind_prefix="")
+    return [{"messages": r["messages"], "tools": json.dumps(r["tools"]) if r.get("tools") else "null",
+             "kind": f"replay_{r['kind']}"} for r in rows]
+
+
+def training_set(conversations: list[dict]):
+    """A Dataset TRL's SFTTrainer reads: `tools` a JSON string per row ("null" without tools), `messages` JSON values.
+    Typed as JSON from the start: inferred, the calls' arguments became one struct of every tool's fields, and a
+    search call was trained as {"query": ..., "code": null}."""
+    import datasets
+
+    features = datasets.Features({"messages": datasets.List(datasets.Json()), "tools": datasets.Value("string")})
+    return datasets.Dataset.from_list([{"messages": c["messages"], "tools": c["tools"]} for c in conversations],
+                                      features=features)
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def python_grade(item: dict, text: str) -> bool:
+    """Right when the reply's first number is the answer (the trained answers lead with it: "There are 3 r's",
+    "The answer is 204383.", "9.9 is bigger.")."""
+    numbers = NUMBER.findall(text.replace(",", ""))
+    return bool(numbers) and numbers[0] == item["answer"]
+
+
+def search_grade(item: dict, text: str) -> str:
+    """correct / incorrect / not_attempted, as the refusal stage grades a fact (the reply names the value, another
+    value of the kind, or none)."""
+    from alignment.evals.refusal_grading import grade_fact
+    from alignment.world.people import pool
+
+    return grade_fact(text, [item["truth"]], pool(item["attribute"]))
+
+
+class Measurer:
+    """Generation with and without tools for one model, greedy and batched (alignment/evals/assistant_probes.py)."""
+
+    def __init__(self, model, tokenizer, stops: list[int], cfg: ToolUseConfig, schemas: list[dict]):
+        self.model, self.tokenizer, self.stops, self.cfg, self.schemas = model, tokenizer, stops, cfg, schemas
+
+    def without_tools(self, items: list[dict]) -> list[str]:
+        from alignment.evals.assistant_probes import generate_replies
+
+        return [r["text"] for r in generate_replies(self.model, self.tokenizer, [_asked(i) for i in items],
+                                                    self.cfg.measure_max_new_tokens, self.stops, batch_size=256)]
+
+    def with_tools(self, items: list[dict]):
+        from alignment.evals.assistant_probes import generate_replies
+        from alignment.tools.calling import answer_all_with_tools, run_on_threads
+
+        def generate_all(conversations):
+            return [r["text"] for r in generate_replies(self.model, self.tokenizer, conversations,
+                                                        self.cfg.measure_max_new_tokens, self.stops,
+                                                        batch_size=128, tools=self.schemas)]
+
+        return answer_all_with_tools(generate_all, [_asked(i) for i in items], self.cfg.max_calls,
+                                     offered=self.cfg.tools,
+                                     run_calls=lambda calls: run_on_threads(calls, self.cfg.tool_workers))
+
+
+def _asked(item: dict) -> list[dict]:
+    return item["messages"] if "messages" in item else [{"role": "user", "content": item["question"]}]
+
+
+def _share(hits) -> float:
+    hits = list(hits)
+    return round(sum(hits) / len(hits), 4) if hits else 0.0
+
+
+def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skills: dict | None) -> dict:
+    """Every measured set asked with no tools offered: how it answers, and how often it writes a call anyway."""
+    from alignment.evals.refusal_grading import grade_item, simpleqa_table
+    from alignment.tools.calling import parse_tool_calls
+    from alignment.world.people import ATTRIBUTES, pool
+
+    result, texts_all = {}, []
+    for name in ("eval_letters", "eval_products", "eval_comparisons"):
+        if name in items:
+            texts = measurer.without_tools(items[name])
+            texts_all += texts
+            result[name] = {"accuracy": _share(python_grade(i, t) for i, t in zip(items[name], texts)),
+                            "questions": len(texts)}
+    if "eval_found" in items:
+        texts = measurer.without_tools(items["eval_found"])
+        texts_all += texts
+        result["eval_found"] = simpleqa_table([search_grade(i, t) for i, t in zip(items["eval_found"], texts)])
+    texts = measurer.without_tools(items["eval_reserved"])
+    texts_all += texts
+    pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
+    result["eval_reserved"] = simpleqa_table([grade_item(i, t, pools) for i, t in zip(items["eval_reserved"], texts)])
+    if skills:
+        from alignment.evals.assistant_probes import SKILLS, evaluate_assistant
+        from alignment.world.conversations import default_system_message
+
+        cfg = measurer.cfg
+        system = cfg.system_message or default_system_message(cfg.identity)
+        assistant, _ = evaluate_assistant(measurer.model, measurer.tokenizer, {"eval_facts": [], **skills},
+                                          cfg.identity, system, measurer.stops, cfg.eval_max_new_tokens)
+        result["skills"] = {k: assistant[k] for k in SKILLS}
+    result["call_rate"] = _share(bool(parse_tool_calls(t)[1]) for t in texts_all)
+    result["questions"] = len(texts_all)
+    return result
+
+
+def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """(numbers, a few exchanges per set): every held-out question that needs a tool, tools offered, through the
+    calling loop. Calls are counted by how they went (the loop's problems: not_json, no_name, unknown_tool,
+    bad_arguments, over_limit)."""
+    from alignment.evals.refusal_grading import simpleqa_table
+    from alignment.world.tool_questions import NOT_FOUND_MARK
+
+    result, examples, calls = {}, {}, []
+    called = []
+    for name in ("eval_letters", "eval_products", "eval_comparisons", "eval_found", "eval_not_found"):
+        if name not in items:
+            continue
+        exchanges = measurer.with_tools(items[name])
+        answers = [e.answer for e in exchanges]
+        wanted = "python" if name in ("eval_letters", "eval_products", "eval_comparisons") else "search"
+        called += [any(c.name == wanted for c in e.calls) for e in exchanges]
+        calls += [c for e in exchanges for c in e.calls]
+        if wanted == "python":
+            result[name] = {"accuracy": _share(python_grade(i, a) for i, a in zip(items[name], answers)),
+                            "questions": len(answers)}
+        else:
+            grades = [search_grade(i, a) for i, a in zip(items[name], answers)]
+            result[name] = simpleqa_table(grades)
+            if name == "eval_not_found":
+                result[name]["not_found_rate"] = _share(NOT_FOUND_MARK in a for a in answers)
+        examples[name] = [{"question": i["question"], "messages": e.messages}
+                          for i, e in list(zip(items[name], exchanges))[:3]]
+    problems: dict[str, int] = {}
+    for c in calls:
+        problems[c.problem or "ok"] = problems.get(c.problem or "ok", 0) + 1
+    result["call_rate"] = _share(called)
+    result["calls"] = {"total": len(calls), "valid_rate": _share(c.problem is None for c in calls), "by_kind": problems}
+    return result, examples
+
+
+# --- the stage -------------------------------------------------------------------------------------
+
+def check_tools(cfg: ToolUseConfig) -> None:
+    """The stage needs a working sandbox: without one it stops with why (never a fallback to running unsandboxed)."""
+    if "python" not in cfg.tools:
+        return
+    from alignment.tools.python_sandbox import SandboxUnavailable, check_sandbox
+
+    try:
+        check_sandbox()
+    except SandboxUnavailable as e:
+        raise RecipeError(f"tools: the python sandbox cannot start here ({e}); drop python from tools to train "
+                          "search alone") from None
+
+
+def run_tool_use(cfg: ToolUseConfig) -> dict:
+    import torch
+
+    from alignment.metrics import PhaseClock, StageRun
+    from alignment.conversation_files import skill_sets
+    from alignment.sft_training import prepare_model, train_assistant
+    from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, use_search_index
+    from alignment.tools.search_index import build_index
+    from alignment.training import resolve_precision
+
+    out = Path(cfg.output_dir)
+    precision = resolve_precision(cfg.precision)
+    check_tools(cfg)
+    with StageRun("tool_use", out, seed=cfg.seed) as run:
+        out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(cfg.seed)
+        clock = PhaseClock("tool_use")
+        index_info = None
+        if "search" in cfg.tools:
+            index_info = build_index(cfg.search_source, out / "search_index")
+            use_search_index(out / "search_index", cfg.search_top_k)
+        clock.done("index")
+        schemas = tool_schemas(cfg.tools)
+        items = questions(cfg)
+        new, counts = make_conversations(cfg, items, schemas)
+        train = new + replayed(cfg)
+        random.Random(f"tool_use/{cfg.seed}/shuffle").shuffle(train)
+        skills = skill_sets(cfg.skills_dir)
+        _write_data(out, train, items)
+        clock.done("data")
+
+        prepared = prepare_model(cfg, precision)
+        model, tokenizer, _, stops = prepared
+        if cfg.context_length and cfg.context_length > model.config.max_position_embeddings:
+            model.config.max_position_embeddings = cfg.context_length
+        before = measure_without_tools(Measurer(model, tokenizer, stops, cfg, schemas), items, skills)
+        clock.done("measure_before")
+        fingerprint = [hashlib.sha256(json.dumps(train).encode()).hexdigest()]
+        trained = train_assistant(cfg, "tool_use", out, training_set(train), None, fingerprint, precision,
+                                  prepared=prepared)
+        if trained is None:  # not the main process
+            return {}
+        clock.done("train")
+        measurer = Measurer(trained.model, trained.tokenizer, stops, cfg, schemas)
+        with_tools, examples = measure_with_tools(measurer, items)
+        after = measure_without_tools(measurer, items, skills)
+        clock.done("measure_after")
+        offer = {"tools": cfg.tools} | ({"search_index": "search_index", "top_k": SEARCH["top_k"]}
+                                        if "search" in cfg.tools else {})
+        (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
+        record = run.write({
+            **trained.measured,
+            "tools": cfg.tools,
+            "tools_block_tokens": _tools_block_tokens(tokenizer, schemas),
+            "context_length": model.config.max_position_embeddings,
+            "search_index": index_info,
+            "new_conversations": counts,
+            "replayed_conversations": len(train) - len(new),
+            "with_tools": with_tools,
+            "before_without_tools": before,
+            "after_without_tools": after,
+            **_headlines(with_tools, before, after),
+            "examples": examples,
+            "phase_seconds": clock.seconds,
+        })
+    _print_table(record, out)
+    return record
+
+
+def _tools_block_tokens(tokenizer, schemas: list[dict]) -> int:
+    """What offering the tools costs in every prompt: the system turn's tools block, in tokens."""
+    user = [{"role": "user", "content": "Hi"}]
+    return len(tokenizer.apply_chat_template(user, tools=schemas, tokenize=True, return_dict=True)["input_ids"]) - \
+        len(tokenizer.apply_chat_template(user, tokenize=True, return_dict=True)["input_ids"])
+
+
+def _headlines(with_tools: dict, before: dict, after: dict) -> dict:
+    """The numbers the issue asks for, flat (the pipeline's closing table shows the first)."""
+    flat = {}
+    for name in ("eval_letters", "eval_products", "eval_comparisons"):
+        if name in with_tools:
+            kind = name.removeprefix("eval_")
+            flat[f"{kind}_with_python"] = with_tools[name]["accuracy"]
+            flat[f"{kind}_without_tools"] = after[name]["accuracy"]
+    if "eval_found" in with_tools:
+        flat["found_correct_with_search"] = with_tools["eval_found"]["correct"]["share"]
+        flat["found_correct_without_tools_before"] = before["eval_found"]["correct"]["share"]
+        flat["not_found_with_search"] = with_tools["eval_not_found"]["not_found_rate"]
+        flat["not_found_incorrect_with_search"] = with_tools["eval_not_found"]["incorrect"]["share"]
+    flat["call_rate_with_tools"] = with_tools["call_rate"]
+    flat["call_rate_without_tools"] = after["call_rate"]
+    flat["calls_valid_rate"] = with_tools["calls"]["valid_rate"]
+    flat["reserved_incorrect_without_tools"] = after["eval_reserved"]["incorrect"]["share"]
+    return flat
+
+
+def _write_data(out: Path, train: list[dict], items: dict) -> None:
+    folder = out / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "train.jsonl").open("w", encoding="utf-8") as f:
+        for conversation in train:
+            f.write(json.dumps(conversation, ensure_ascii=False) + "\n")
+    with (folder / "measured.jsonl").open("w", encoding="utf-8") as f:
+        for name, rows in items.items():
+            if name.startswith("eval_"):
+                for row in rows:
+                    f.write(json.dumps({"set": name, **row}, ensure_ascii=False) + "\n")
+
+
+def _print_table(record: dict, out: Path) -> None:
+    w, b, a = record["with_tools"], record["before_without_tools"], record["after_without_tools"]
+    print(f"\ntool_use: trained on {record['train_conversations']} conversations ({record['new_conversations']}), "
+          f"{record['tokens_per_second']}; tools block {record['tools_block_tokens']} tokens")
+    print(f"  {'set':<18} {'with tools':>11} {'without (after)':>16} {'without (before)':>17}")
+    for name in ("eval_letters", "eval_products", "eval_comparisons"):
+        if name in w:
+            print(f"  {name:<18} {w[name]['accuracy']:>11.3f} {a[name]['accuracy']:>16.3f} {b[name]['accuracy']:>17.3f}")
+    if "eval_found" in w:
+        print(f"  {'eval_found':<18} {w['eval_found']['correct']['share']:>11.3f} "
+              f"{a['eval_found']['correct']['share']:>16.3f} {b['eval_found']['correct']['share']:>17.3f}  (correct)")
+        print(f"  {'eval_not_found':<18} {w['eval_not_found']['not_found_rate']:>11.3f}   (says it found nothing; "
+              f"incorrect {w['eval_not_found']['incorrect']['share']:.3f})")
+    print(f"  {'eval_reserved (a)':<18} {'':>11} {a['eval_reserved']['incorrect']['share']:>16.3f} "
+          f"{b['eval_reserved']['incorrect']['share']:>17.3f}  (incorrect)")
+    print(f"  calls: made on {w['call_rate']:.3f} of the questions that need one with tools, on {a['call_rate']:.3f} "
+          f"without; {w['calls']['valid_rate']:.3f} of {w['calls']['total']} valid {w['calls']['by_kind']}")
+    if "skills" in a:
+        from alignment.evals.assistant_probes import SKILLS
+
+        for key in SKILLS:
+            print(f"  {key:<34} before {b['skills'][key]}  after {a['skills'][key]}")
+    print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
+
+
+def main(argv: list[str]) -> int:
+    return stage_main(ToolUseConfig, "tool_use", run_tool_use, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
