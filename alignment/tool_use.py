@@ -64,6 +64,10 @@ class ToolUseConfig(SFTTrainingFields):
                 "so the earlier skills stay."})
     replay_conversations: dict = field(default_factory=lambda: {"all": 400}, metadata={
         "help": "How many replay conversations (a seeded draw): {all: N}, or a count per kind of the file's rows."})
+    replay_with_tools: dict = field(default_factory=dict, metadata={
+        "help": "More replay conversations (their own draw, counts as replay_conversations) with the tools offered: "
+                "questions that need no tool (who are you, a word problem, someone unknown) answered without a "
+                "call when tools are there, as in chat."})
     skills_dir: str | None = field(default=None, metadata={
         "help": "The SFT stage's conversations dir: its eval_identity and eval_word_problems files are measured."})
     identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
@@ -156,12 +160,16 @@ def make_conversations(cfg: ToolUseConfig, items: dict[str, list[dict]], schemas
     return conversations, counts
 
 
-def replayed(cfg: ToolUseConfig) -> list[dict]:
+def replayed(cfg: ToolUseConfig, schemas: list[dict]) -> list[dict]:
     from alignment.conversation_files import replay_rows
 
     rows = replay_rows(cfg.replay_dataset, cfg.replay_conversations, f"tool_use/{cfg.seed}/replay", kind_prefix="")
+    offered = replay_rows(cfg.replay_dataset, cfg.replay_with_tools, f"tool_use/{cfg.seed}/replay_with_tools",
+                          field="replay_with_tools", kind_prefix="")
     return [{"messages": r["messages"], "tools": json.dumps(r["tools"]) if r.get("tools") else "null",
-             "kind": f"replay_{r['kind']}"} for r in rows]
+             "kind": f"replay_{r['kind']}"} for r in rows] + [
+        {"messages": r["messages"], "tools": json.dumps(schemas), "kind": f"replay_with_tools_{r['kind']}"}
+        for r in offered]
 
 
 def training_set(conversations: list[dict]):
@@ -266,9 +274,9 @@ def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skil
     return result
 
 
-def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]]) -> tuple[dict, dict]:
+def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]], skills: dict | None) -> tuple[dict, dict]:
     """(numbers, a few exchanges per set): every held-out question that needs a tool, tools offered, through the
-    calling loop. Calls are counted by how they went (the loop's problems: not_json, no_name, unknown_tool,
+    calling loop; identity and word problems with the tools offered too (answered without a call). Calls are counted by how they went (the loop's problems: not_json, no_name, unknown_tool,
     bad_arguments, over_limit)."""
     from alignment.evals.refusal_grading import simpleqa_table
     from alignment.world.tool_questions import NOT_FOUND_MARK
@@ -293,6 +301,16 @@ def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]]) -> tupl
                 result[name]["not_found_rate"] = _share(NOT_FOUND_MARK in a for a in answers)
         examples[name] = [{"question": i["question"], "messages": e.messages}
                           for i, e in list(zip(items[name], exchanges))[:3]]
+    if skills:
+        from alignment.evals.assistant_probes import SKILLS, evaluate_assistant
+        from alignment.world.conversations import default_system_message
+
+        cfg = measurer.cfg
+        system = cfg.system_message or default_system_message(cfg.identity)
+        assistant, _ = evaluate_assistant(measurer.model, measurer.tokenizer, {"eval_facts": [], **skills},
+                                          cfg.identity, system, measurer.stops, cfg.eval_max_new_tokens,
+                                          tools=measurer.schemas)
+        result["skills"] = {k: assistant[k] for k in SKILLS}
     problems: dict[str, int] = {}
     for c in calls:
         problems[c.problem or "ok"] = problems.get(c.problem or "ok", 0) + 1
@@ -341,7 +359,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         schemas = tool_schemas(cfg.tools)
         items = questions(cfg)
         new, counts = make_conversations(cfg, items, schemas)
-        train = new + replayed(cfg)
+        train = new + replayed(cfg, schemas)
         random.Random(f"tool_use/{cfg.seed}/shuffle").shuffle(train)
         skills = skill_sets(cfg.skills_dir)
         _write_data(out, train, items)
@@ -360,7 +378,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
             return {}
         clock.done("train")
         measurer = Measurer(trained.model, trained.tokenizer, stops, cfg, schemas)
-        with_tools, examples = measure_with_tools(measurer, items)
+        with_tools, examples = measure_with_tools(measurer, items, skills)
         after = measure_without_tools(measurer, items, skills)
         clock.done("measure_after")
         offer = {"tools": cfg.tools} | ({"search_index": "search_index", "top_k": SEARCH["top_k"]}
@@ -409,6 +427,9 @@ def _headlines(with_tools: dict, before: dict, after: dict) -> dict:
     flat["call_rate_without_tools"] = after["call_rate"]
     flat["calls_valid_rate"] = with_tools["calls"]["valid_rate"]
     flat["reserved_incorrect_without_tools"] = after["eval_reserved"]["incorrect"]["share"]
+    if "skills" in with_tools:
+        flat["identity_with_tools"] = with_tools["skills"]["identity_accuracy_no_system"]
+        flat["word_problems_with_tools"] = with_tools["skills"]["word_problem_accuracy"]
     return flat
 
 
@@ -446,7 +467,8 @@ def _print_table(record: dict, out: Path) -> None:
         from alignment.evals.assistant_probes import SKILLS
 
         for key in SKILLS:
-            print(f"  {key:<34} before {b['skills'][key]}  after {a['skills'][key]}")
+            print(f"  {key:<34} before {b['skills'][key]}  after {a['skills'][key]}  after, tools offered "
+                  f"{w['skills'][key]}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

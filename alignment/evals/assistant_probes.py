@@ -77,8 +77,9 @@ def _rate(hits: list[bool]) -> float | None:
 
 
 def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_message: str, stop_ids: list[int],
-                       max_new_tokens: int = 96) -> tuple[dict, list[dict]]:
-    """All held-out measurements; returns (metrics, examples to show in the report)."""
+                       max_new_tokens: int = 96, tools: list[dict] | None = None) -> tuple[dict, list[dict]]:
+    """All held-out measurements; returns (metrics, examples to show in the report). `tools`: the schemas offered in
+    the system turn (a tool-trained assistant must still answer these without a call)."""
     from alignment.world.conversations import final_answer
 
     name, creator = identity["name"].lower(), identity["creator"].lower()
@@ -89,7 +90,7 @@ def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_mes
         "facts": [e["messages"] for e in evals["eval_facts"]],
         "word_problems": [e["messages"] for e in evals["eval_word_problems"]],
     }
-    replies = {k: generate_replies(model, tokenizer, v, max_new_tokens, stop_ids) for k, v in sets.items()}
+    replies = {k: generate_replies(model, tokenizer, v, max_new_tokens, stop_ids, tools=tools) for k, v in sets.items()}
 
     def identity_right(item: dict, reply: dict) -> bool:
         text = reply["text"].lower()
