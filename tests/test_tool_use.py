@@ -115,7 +115,7 @@ from tests.test_sft import micro_base  # noqa: E402,F401  (a fixture: a chat-rea
 from tests.test_refusals import sft_files  # noqa: E402,F401  (the sft stage's conversations/, small)
 
 MICRO = ["--python_questions", "{train: 6, heldout: 3}", "--no_tool_questions", "3",
-         "--replay_conversations", "{all: 6}", "--measure_max_new_tokens", "8", "--eval_max_new_tokens", "8",
+         "--replay_conversations", "{all: 6}", "--replay_with_tools", "{all: 4}", "--measure_max_new_tokens", "8", "--eval_max_new_tokens", "8",
          "--per_device_train_batch_size", "2", "--logging_steps", "2", "--precision", "fp32"]
 
 
@@ -148,7 +148,10 @@ def test_tool_use_on_the_tiny_world_writes_a_tool_trained_model(micro_base, sft_
     assert offer["tools"] == ["python", "search"] and offer["search_index"] == str(out / "search_index")
     train = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
     assert len(train) == metrics["train_conversations"]
-    assert sum(c["kind"].startswith("replay_") for c in train) == 6
+    assert sum(c["kind"].startswith("replay_") for c in train) == 10
+    offered = [c for c in train if c["kind"].startswith("replay_with_tools_")]
+    assert len(offered) == 4 and all(json.loads(c["tools"])[0]["function"]["name"] == "python" for c in offered)
+    assert set(metrics["with_tools"]["skills"]) >= {"identity_accuracy_no_system", "word_problem_accuracy"}
 
 
 @pytest.mark.slow
