@@ -337,8 +337,8 @@ def check_tools(cfg: ToolUseConfig) -> None:
 def run_tool_use(cfg: ToolUseConfig) -> dict:
     import torch
 
-    from alignment.metrics import PhaseClock, StageRun
     from alignment.conversation_files import skill_sets
+    from alignment.metrics import PhaseClock, StageRun
     from alignment.sft_training import prepare_model, train_assistant
     from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, use_search_index
     from alignment.tools.search_index import build_index

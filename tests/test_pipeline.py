@@ -173,16 +173,20 @@ def test_tiny_pipeline_chains_its_stages_outputs():
 
     path = str(ROOT / "recipes" / "tiny" / "pipeline.yaml")
     entries = read_pipeline(path)
-    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals"]
-    corpus, tokenizer, pretrain, sft, refusals = (resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe
-                                                  for e in entries)
+    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use"]
+    corpus, tokenizer, pretrain, sft, refusals, tool_use = (
+        resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe for e in entries)
     assert tokenizer["corpus_dir"] == pretrain["corpus_dir"] == corpus["output_dir"] + "/documents"
     assert pretrain["tokenizer"] == tokenizer["output_dir"]
     assert sft["model_name_or_path"] == pretrain["output_dir"]
     assert refusals["model_name_or_path"] == sft["output_dir"]
     assert refusals["replay_dataset"] == sft["output_dir"] + "/conversations/train.jsonl"
     assert refusals["skills_dir"] == sft["output_dir"] + "/conversations"
-    assert refusals["world"] == sft["world"] == pretrain["world"]
+    assert refusals["world"] == sft["world"] == pretrain["world"] == tool_use["world"]
+    assert tool_use["model_name_or_path"] == refusals["output_dir"]
+    assert tool_use["replay_dataset"] == refusals["output_dir"] + "/data/train.jsonl"
+    assert tool_use["skills_dir"] == refusals["skills_dir"]
+    assert tool_use["search_source"] == tokenizer["corpus_dir"]
 
 
 def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):

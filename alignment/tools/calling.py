@@ -120,7 +120,7 @@ def answer_all_with_tools(generate_all: Callable[[list[list[dict]]], list[str]],
                 {"type": "function", "function": {"name": c.name or "?", "arguments": c.arguments or {}}}
                 for c in calls]})
             for call in calls:
-                if _refuse(call, len(exchange.calls), max_calls, offered):
+                if _runnable(call, len(exchange.calls), max_calls, offered):
                     runnable.append(call)
                 exchange.calls.append(call)
             still.append(i)
@@ -137,8 +137,8 @@ def answer_all_with_tools(generate_all: Callable[[list[list[dict]]], list[str]],
     return exchanges
 
 
-def _refuse(call: ToolCall, made: int, max_calls: int, offered: list[str] | None) -> bool:
-    """Give a call that cannot run its error result; True when it can run."""
+def _runnable(call: ToolCall, made: int, max_calls: int, offered: list[str] | None) -> bool:
+    """True when the call can run (`made`: the calls before it); otherwise it gets its error result and its kind."""
     if call.problem == "not_json":
         call.result = "Error: the tool call is not valid JSON"
     elif call.problem == "no_name":
