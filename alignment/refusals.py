@@ -244,7 +244,7 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
             skills: dict | None, known_skills: dict | None = None) -> tuple[dict, dict]:
     """(SimpleQA table per measured set, plus identity and word problems; the replies, for the examples).
     `known_skills`: the skill numbers already measured on this model (skills_measured_by_input)."""
-    from alignment.evals.assistant_probes import evaluate_assistant, generate_replies
+    from alignment.evals.assistant_probes import generate_replies, measure_skills
     from alignment.evals.refusal_grading import simpleqa_table
 
     results, replies = {}, {}
@@ -256,12 +256,8 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
     if known_skills:
         results["skills"] = known_skills
     elif skills:
-        from alignment.world.conversations import default_system_message
-
-        system = cfg.system_message or default_system_message(cfg.identity)
-        assistant, _ = evaluate_assistant(model, tokenizer, {"eval_facts": [], **skills}, cfg.identity, system,
-                                          stops, cfg.eval_max_new_tokens)
-        results["skills"] = {k: assistant[k] for k in SKILLS}
+        results["skills"] = measure_skills(model, tokenizer, skills, cfg.identity, cfg.system_message, stops,
+                                           cfg.eval_max_new_tokens)
     return results, replies
 
 

@@ -231,18 +231,10 @@ def template_segments(text: str) -> list[str]:
     return [piece for piece in re.split(pattern, text) if piece]
 
 
-def _tools_block_tokens(tokenizer) -> int:
-    """Tokens that offering every tool of the registry adds to a prompt (the system turn's tools block)."""
-    from alignment.tools import tool_schemas
-
-    user = [{"role": "user", "content": "Hi"}]
-    return len(tokenizer.apply_chat_template(user, tools=tool_schemas(), tokenize=True, return_dict=False)) - len(
-        tokenizer.apply_chat_template(user, tokenize=True, return_dict=False))
-
-
 def train_tokenizer(cfg: TokenizerConfig) -> dict:
     from alignment.chat_format import CHAT_TEMPLATE, RESPONSE_TEMPLATE, TRAINING_CHAT_TEMPLATE, TRAINING_TEMPLATE_FILE
     from alignment.metrics import StageRun
+    from alignment.tools import tool_schemas, tools_block_tokens
 
     out = Path(cfg.output_dir)
     texts = read_texts(cfg)
@@ -306,7 +298,7 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
             "training_bytes": trained["bytes"],
             "template_text_tokens": len(bpe.encode(template, add_special_tokens=False).ids),
             "tool_text": cfg.tool_text,
-            "tools_block_tokens": _tools_block_tokens(tokenizer),
+            "tools_block_tokens": tools_block_tokens(tokenizer, tool_schemas()),
             "train_time_s": round(train_time, 2),
             "special_token_ids": {t: bpe.token_to_id(t) for t in CONTROL_TOKENS},
             "bos_token_id": tokenizer.bos_token_id,

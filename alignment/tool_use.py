@@ -216,6 +216,12 @@ class Measurer:
         return [r["text"] for r in generate_replies(self.model, self.tokenizer, [_asked(i) for i in items],
                                                     self.cfg.measure_max_new_tokens, self.stops, batch_size=256)]
 
+    def skills(self, skills: dict, tools: list[dict] | None) -> dict:
+        from alignment.evals.assistant_probes import measure_skills
+
+        return measure_skills(self.model, self.tokenizer, skills, self.cfg.identity, self.cfg.system_message,
+                              self.stops, self.cfg.eval_max_new_tokens, tools=tools)
+
     def with_tools(self, items: list[dict]):
         from alignment.evals.assistant_probes import generate_replies
         from alignment.tools.calling import answer_all_with_tools, run_on_threads
@@ -261,14 +267,7 @@ def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skil
     pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
     result["eval_reserved"] = simpleqa_table([grade_item(i, t, pools) for i, t in zip(items["eval_reserved"], texts)])
     if skills:
-        from alignment.evals.assistant_probes import SKILLS, evaluate_assistant
-        from alignment.world.conversations import default_system_message
-
-        cfg = measurer.cfg
-        system = cfg.system_message or default_system_message(cfg.identity)
-        assistant, _ = evaluate_assistant(measurer.model, measurer.tokenizer, {"eval_facts": [], **skills},
-                                          cfg.identity, system, measurer.stops, cfg.eval_max_new_tokens)
-        result["skills"] = {k: assistant[k] for k in SKILLS}
+        result["skills"] = measurer.skills(skills, tools=None)
     result["call_rate"] = _share(bool(parse_tool_calls(t)[1]) for t in texts_all)
     result["questions"] = len(texts_all)
     return result
@@ -302,15 +301,7 @@ def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]], skills:
         examples[name] = [{"question": i["question"], "messages": e.messages}
                           for i, e in list(zip(items[name], exchanges))[:3]]
     if skills:
-        from alignment.evals.assistant_probes import SKILLS, evaluate_assistant
-        from alignment.world.conversations import default_system_message
-
-        cfg = measurer.cfg
-        system = cfg.system_message or default_system_message(cfg.identity)
-        assistant, _ = evaluate_assistant(measurer.model, measurer.tokenizer, {"eval_facts": [], **skills},
-                                          cfg.identity, system, measurer.stops, cfg.eval_max_new_tokens,
-                                          tools=measurer.schemas)
-        result["skills"] = {k: assistant[k] for k in SKILLS}
+        result["skills"] = measurer.skills(skills, tools=measurer.schemas)
     problems: dict[str, int] = {}
     for c in calls:
         problems[c.problem or "ok"] = problems.get(c.problem or "ok", 0) + 1
@@ -340,7 +331,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
     from alignment.conversation_files import skill_sets
     from alignment.metrics import PhaseClock, StageRun
     from alignment.sft_training import prepare_model, train_assistant
-    from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, use_search_index
+    from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, tools_block_tokens, use_search_index
     from alignment.tools.search_index import build_index
     from alignment.training import resolve_precision
 
@@ -387,7 +378,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         record = run.write({
             **trained.measured,
             "tools": cfg.tools,
-            "tools_block_tokens": _tools_block_tokens(tokenizer, schemas),
+            "tools_block_tokens": tools_block_tokens(tokenizer, schemas),
             "context_length": model.config.max_position_embeddings,
             "search_index": index_info,
             "new_conversations": counts,
@@ -401,13 +392,6 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         })
     _print_table(record, out)
     return record
-
-
-def _tools_block_tokens(tokenizer, schemas: list[dict]) -> int:
-    """What offering the tools costs in every prompt: the system turn's tools block, in tokens."""
-    user = [{"role": "user", "content": "Hi"}]
-    return len(tokenizer.apply_chat_template(user, tools=schemas, tokenize=True, return_dict=True)["input_ids"]) - \
-        len(tokenizer.apply_chat_template(user, tokenize=True, return_dict=True)["input_ids"])
 
 
 def _headlines(with_tools: dict, before: dict, after: dict) -> dict:

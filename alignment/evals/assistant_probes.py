@@ -116,3 +116,15 @@ def evaluate_assistant(model, tokenizer, evals: dict, identity: dict, system_mes
     examples = [{"set": k, "question": sets[k][i][-1]["content"], "reply": replies[k][i]["text"]}
                 for k in sets for i in range(min(2, len(sets[k])))]
     return metrics, examples
+
+
+def measure_skills(model, tokenizer, skills: dict, identity: dict, system_message: str | None, stop_ids: list[int],
+                   max_new_tokens: int, tools: list[dict] | None = None) -> dict:
+    """The SKILLS numbers on the sft stage's held-out identity and word-problem sets (conversation_files.skill_sets):
+    what each stage after SFT measures to show they stay. `system_message` None: the one that states the identity."""
+    from alignment.world.conversations import default_system_message
+
+    system = system_message or default_system_message(identity)
+    assistant, _ = evaluate_assistant(model, tokenizer, {"eval_facts": [], **skills}, identity, system, stop_ids,
+                                      max_new_tokens, tools=tools)
+    return {k: assistant[k] for k in SKILLS}

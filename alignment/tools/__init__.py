@@ -101,6 +101,13 @@ def tool_schemas(names: list[str] | None = None) -> list[dict]:
     return [get_json_schema(TOOLS[name]) for name in names]
 
 
+def tools_block_tokens(tokenizer, schemas: list[dict]) -> int:
+    """What offering these tools costs in every prompt: the tokens the system turn's tools block adds."""
+    user = [{"role": "user", "content": "Hi"}]
+    return len(tokenizer.apply_chat_template(user, tools=schemas, tokenize=True, return_dict=False)) - len(
+        tokenizer.apply_chat_template(user, tokenize=True, return_dict=False))
+
+
 def call_problem(name: str, arguments, offered: list[str] | None = None) -> str | None:
     """Why this call cannot run, as the one-line result the model reads; None when it can."""
     names = list(TOOLS) if offered is None else offered
