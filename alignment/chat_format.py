@@ -281,8 +281,50 @@ def _escape_message_text(template: str, skip: tuple[int, ...] = ()) -> str:
     return _ESCAPE_MACRO + template
 
 
-CHAT_TEMPLATE = _escape_message_text(QWEN3_CHAT_TEMPLATE)
-TRAINING_CHAT_TEMPLATE = _escape_message_text(QWEN3_TRAINING_CHAT_TEMPLATE, skip=(3,))
+# The tools block, two ways (the tokenizer recipe's `tools_block`):
+# - "json": Qwen3's, every schema written out as JSON inside <tools></tools>, with its instructions around it;
+# - "signatures": one line per tool, `name(arguments): description`, from the same schema, and no instructions: for
+#   a small model with a small context, which learns the calls from its training conversations. A tokenizer trained
+#   on a corpus without JSON splits every quote and brace: with the tiny one, Qwen3's block of python and search is
+#   602 tokens, more than the tiny model's 256-token context, and this one is 86.
+# Calls and results are written the same way in both (<tool_call> JSON, <tool_response>), so TRL and our response
+# parser read either; the arguments' types and descriptions stay in the schemas the calls are checked against.
+TOOLS_BLOCKS = ("json", "signatures")
+_QWEN3_TOOLS_BLOCK = r"""    {{- "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>" }}
+    {%- for tool in tools %}
+        {{- "\n" }}
+        {{- tool | tojson }}
+    {%- endfor %}
+    {{- "\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n" }}
+"""
+_SIGNATURES_TOOLS_BLOCK = r"""    {{- "# Tools\n" }}
+    {%- for tool in tools %}
+        {%- set fn = tool.function if tool.function is defined else tool %}
+        {%- set arguments = fn.parameters.properties | list if fn.parameters is defined and fn.parameters.properties is defined else [] %}
+        {{- "\n" + fn.name + "(" + arguments | join(", ") + ")" }}
+        {%- if fn.description %}
+            {{- ": " + fn.description }}
+        {%- endif %}
+    {%- endfor %}
+    {{- "<|im_end|>\n" }}
+"""
+
+
+def chat_templates(tools_block: str = "json") -> tuple[str, str]:
+    """Our inference and training templates, with this tools block (see TOOLS_BLOCKS)."""
+    if tools_block not in TOOLS_BLOCKS:
+        raise ValueError(f"tools_block: {tools_block!r} is not one of {', '.join(TOOLS_BLOCKS)}")
+    inference = _escape_message_text(QWEN3_CHAT_TEMPLATE)
+    training = _escape_message_text(QWEN3_TRAINING_CHAT_TEMPLATE, skip=(3,))
+    if tools_block == "signatures":
+        for template in (inference, training):
+            if _QWEN3_TOOLS_BLOCK not in template:
+                raise AssertionError("chat template edit: Qwen3's tools block is not where it was")
+        inference, training = (t.replace(_QWEN3_TOOLS_BLOCK, _SIGNATURES_TOOLS_BLOCK) for t in (inference, training))
+    return inference, training
+
+
+CHAT_TEMPLATE, TRAINING_CHAT_TEMPLATE = chat_templates("json")
 
 # How to read an assistant completion back into a message (content, reasoning, tool calls): TRL 1.12's
 # `qwen3_template` (trl/chat_template_utils.py), verbatim. TRL would pick it by the template's text, which ours does

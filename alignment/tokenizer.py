@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment.chat_format import CONTROL_TOKENS, ENDOFTEXT, ESCAPE, SPECIAL_TOKENS, TAG_TOKENS
+from alignment.chat_format import CONTROL_TOKENS, ENDOFTEXT, ESCAPE, SPECIAL_TOKENS, TAG_TOKENS, TOOLS_BLOCKS
 from alignment.recipe import RecipeError, parse_recipe, recipe_help, to_yaml
 
 
@@ -58,6 +58,11 @@ class TokenizerConfig:
                 "value empty (once per training document, role lines left out: template_text does those). A "
                 "corpus without JSON splits every quote and brace: the tiny tools block of python and search was "
                 "602 tokens, 272 with it."})
+    tools_block: str = field(default="json", metadata={
+        "help": "How the chat template lists the tools offered to a model: 'json' (Qwen3's block, every schema as "
+                "JSON, with its instructions) or 'signatures' (one line per tool, name(arguments): description; "
+                "for a small context: the tiny block of python and search is 602 tokens one way, 86 the other). "
+                "Calls and results are written the same way in both."})
     heldout_fraction: float = field(default=0.05, metadata={
         "help": "Fraction of documents never trained on, for the compression metric (chosen by a seeded hash of "
                 "the text: copies of a document fall on the same side)."})
@@ -75,6 +80,8 @@ class TokenizerConfig:
             raise RecipeError(f"heldout_fraction: must be in [0, 1), got {self.heldout_fraction}")
         if self.dataset_name and self.dataset_path:
             raise RecipeError("dataset_name and dataset_path: give one of them, not both")
+        if self.tools_block not in TOOLS_BLOCKS:
+            raise RecipeError(f"tools_block: must be one of {', '.join(TOOLS_BLOCKS)}, got {self.tools_block!r}")
         if self.pad_vocab_to < 1 or self.min_frequency < 0:
             raise RecipeError("pad_vocab_to must be at least 1 and min_frequency at least 0")
 
@@ -192,7 +199,7 @@ def chat_template_text() -> str:
     return rendered[0]
 
 
-def tool_template_segments(names: list[str]) -> list[str]:
+def tool_template_segments(names: list[str], training_template: str) -> list[str]:
     """The tool-calling pieces of the training template's text for these tools: its tools block and a call to each
     (with empty arguments), between the control tokens, without the role lines and blank lines that every chat has
     (those are template_text's)."""
@@ -200,7 +207,6 @@ def tool_template_segments(names: list[str]) -> list[str]:
 
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    from alignment.chat_format import TRAINING_CHAT_TEMPLATE
     from alignment.tools import TOOLS, tool_schemas
 
     unknown = [n for n in names if n not in TOOLS]
@@ -215,7 +221,7 @@ def tool_template_segments(names: list[str]) -> list[str]:
     chat = [{"role": "user", "content": ""}, {"role": "assistant", "content": "", "tool_calls": calls},
             {"role": "tool", "content": ""}, {"role": "assistant", "content": ""}]
     rendered, _ = render_jinja_template(conversations=[chat], tools=tool_schemas(names),
-                                        chat_template=TRAINING_CHAT_TEMPLATE)
+                                        chat_template=training_template)
     every_chat = set(template_segments(chat_template_text()))
     pieces = [re.sub(r"^(system|user|assistant)\n", "", piece) for piece in template_segments(rendered[0])]
     return [piece for piece in pieces if piece.strip() and piece not in every_chat]
@@ -232,7 +238,7 @@ def template_segments(text: str) -> list[str]:
 
 
 def train_tokenizer(cfg: TokenizerConfig) -> dict:
-    from alignment.chat_format import CHAT_TEMPLATE, RESPONSE_TEMPLATE, TRAINING_CHAT_TEMPLATE, TRAINING_TEMPLATE_FILE
+    from alignment.chat_format import RESPONSE_TEMPLATE, TRAINING_TEMPLATE_FILE, chat_templates
     from alignment.metrics import StageRun
     from alignment.tools import tool_schemas, tools_block_tokens
 
@@ -248,7 +254,9 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
         heldout: list[str] = []
         trained = {"documents": 0, "bytes": 0}
         template = chat_template_text()
-        scaffold = (template_segments(template) if cfg.template_text else []) + tool_template_segments(cfg.tool_text)
+        chat_template, training_chat_template = chat_templates(cfg.tools_block)
+        scaffold = ((template_segments(template) if cfg.template_text else [])
+                    + tool_template_segments(cfg.tool_text, training_chat_template))
 
         def training_texts():
             for text in itertools.chain([first], texts):
@@ -275,12 +283,12 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
             # documents are joined as text<|endoftext|>text<|endoftext|>...: one token ends a document and
             # begins the next (GPT-2's convention, and Qwen3's), and pads. Nothing is added automatically.
             bos_token=ENDOFTEXT, eos_token=ENDOFTEXT, pad_token=ENDOFTEXT,
-            chat_template=CHAT_TEMPLATE,
+            chat_template=chat_template,
             response_template=RESPONSE_TEMPLATE,
             clean_up_tokenization_spaces=False,  # it would turn " ." into ".": decoding must give the text back
         )
         tokenizer.save_pretrained(out)
-        (out / TRAINING_TEMPLATE_FILE).write_text(TRAINING_CHAT_TEMPLATE, encoding="utf-8")
+        (out / TRAINING_TEMPLATE_FILE).write_text(training_chat_template, encoding="utf-8")
 
         # compression on documents the tokenizer never saw
         heldout_bytes = sum(len(t.encode("utf-8")) for t in heldout)
@@ -298,6 +306,7 @@ def train_tokenizer(cfg: TokenizerConfig) -> dict:
             "training_bytes": trained["bytes"],
             "template_text_tokens": len(bpe.encode(template, add_special_tokens=False).ids),
             "tool_text": cfg.tool_text,
+            "tools_block": cfg.tools_block,
             "tools_block_tokens": tools_block_tokens(tokenizer, tool_schemas()),
             "train_time_s": round(train_time, 2),
             "special_token_ids": {t: bpe.token_to_id(t) for t in CONTROL_TOKENS},

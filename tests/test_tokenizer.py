@@ -19,7 +19,8 @@ import pytest
 
 from alignment.chat_format import (CHAT_TEMPLATE, CONTROL_TOKENS, ESCAPE, IM_END, IM_START, QWEN3_CHAT_TEMPLATE,
                                    QWEN3_TRAINING_CHAT_TEMPLATE, RESPONSE_TEMPLATE, SPECIAL_TOKENS, TAG_TOKENS,
-                                   TRAINING_CHAT_TEMPLATE, escape_text, training_chat_template)
+                                   TRAINING_CHAT_TEMPLATE, chat_templates, escape_text,
+                                   training_chat_template)
 from alignment.recipe import RecipeError
 from alignment.tokenizer import TokenizerConfig, is_heldout, main, train_tokenizer
 from tests.conftest import ROOT, run_cli
@@ -89,7 +90,10 @@ def test_cli_trains_a_tokenizer_dir_with_metrics(trained):
     assert metrics["eos_token_id"] == metrics["pad_token_id"] == metrics["bos_token_id"] == 0
     assert metrics["reproduce"]["seed"] == 0 and metrics["wall_time_s"] > 0
     assert "vocab_size: 700" in (out / "recipe.yaml").read_text()
-    assert training_chat_template(out) == TRAINING_CHAT_TEMPLATE
+    # the tiny recipe's tools block: one line per tool (test_the_tools_block_as_json_or_as_signatures)
+    assert "tools_block: signatures" in (out / "recipe.yaml").read_text() and metrics["tools_block"] == "signatures"
+    assert (out / "chat_template.jinja").read_text() == chat_templates("signatures")[0]
+    assert training_chat_template(out) == chat_templates("signatures")[1]
 
 
 def test_tool_text_makes_the_tools_block_short(tmp_path):
@@ -100,17 +104,17 @@ def test_tool_text_makes_the_tools_block_short(tmp_path):
     from alignment.tokenizer import tool_template_segments
     from alignment.tools import tool_schemas
 
-    pieces = tool_template_segments(["python", "search"])
+    pieces = tool_template_segments(["python", "search"], TRAINING_CHAT_TEMPLATE)
     assert pieces[0].startswith("# Tools\n") and '"name": "search"' in pieces[0]
     assert '\n{"name": "python", "arguments": {"code": ""}}\n' in pieces
     assert not any(p.startswith(("system", "user", "assistant")) for p in pieces)
     with pytest.raises(RecipeError, match="tool_text: unknown tool 'weather'"):
-        tool_template_segments(["weather"])
+        tool_template_segments(["weather"], TRAINING_CHAT_TEMPLATE)
     write_documents(tmp_path / "documents", world_documents())
     tokenizers = {}
     for name, extra in (("plain", []), ("tools", ["--tool_text", "[python, search]"])):
         run_cli("tokenizer", "--config", RECIPE, "--corpus_dir", tmp_path / "documents", "--output_dir",
-                tmp_path / name, "--vocab_size", "700", *extra, timeout=300)
+                tmp_path / name, "--vocab_size", "700", "--tools_block", "json", *extra, timeout=300)
         tokenizers[name] = AutoTokenizer.from_pretrained(tmp_path / name)
     blocks = {name: json.loads((tmp_path / name / "metrics.json").read_text())["tools_block_tokens"]
               for name in tokenizers}
@@ -197,6 +201,8 @@ def test_recipe_mistakes_are_one_line_errors(tmp_path):
         train_tokenizer(TokenizerConfig(dataset_path=str(path), output_dir=str(tmp_path / "t")))
     with pytest.raises(RecipeError, match="vocab_size"):
         TokenizerConfig(vocab_size=100)
+    with pytest.raises(RecipeError, match="tools_block: must be one of json, signatures, got 'xml'"):
+        TokenizerConfig(tools_block="xml")
 
 
 # --- lossless --------------------------------------------------------------------------------------
@@ -291,7 +297,8 @@ def test_user_text_that_looks_like_a_control_token_stays_text(tok):
     assert ids[1:first_end] == tok._encode_without_added_tokens("user\n" + INJECTION)
 
 
-@pytest.mark.parametrize("template", [CHAT_TEMPLATE, TRAINING_CHAT_TEMPLATE], ids=["inference", "training"])
+@pytest.mark.parametrize("template", [CHAT_TEMPLATE, TRAINING_CHAT_TEMPLATE, *chat_templates("signatures")],
+                         ids=["inference", "training", "inference-signatures", "training-signatures"])
 @pytest.mark.parametrize("with_tools", [False, True])
 def test_no_message_text_becomes_a_control_token(tok, template, with_tools):
     # every place a message's text is written (system, user, assistant content and reasoning, tool results),
@@ -344,6 +351,40 @@ def test_training_template_masks_exactly_the_assistant_tokens(tok, trained):
         '<think>\n\n</think>\n\n<tool_call>\n{"name": "python", "arguments": {"code": "2+3"}}\n</tool_call><|im_end|>\n',
         "<think>\n\n</think>\n\nIt is 5.<|im_end|>\n",
     ]
+
+
+def test_the_tools_block_as_json_or_as_signatures(tok):
+    """Qwen3's tools block writes every schema as JSON; `tools_block: signatures` (the tiny recipe) writes one line
+    per tool from the same schema. Everything after the system turn is the same, and TRL takes both templates."""
+    from trl.chat_template_utils import is_chat_template_prefix_preserving, supports_tool_calling
+
+    from alignment.chat_format import chat_templates
+    from alignment.tools import tool_schemas, tools_block_tokens
+
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How many r's in 'berry'?"},
+            {"role": "assistant", "content": "", "tool_calls": [
+                {"type": "function", "function": {"name": "python", "arguments": {"code": "print('berry'.count('r'))"}}}]},
+            {"role": "tool", "name": "python", "content": "2"}, {"role": "assistant", "content": "2"}]
+    rendered, blocks = {}, {}
+    for kind in ("json", "signatures"):
+        probe = tok.__class__.from_pretrained(tok.name_or_path)
+        for template in chat_templates(kind):
+            probe.chat_template = template
+            assert supports_tool_calling(probe)
+        assert is_chat_template_prefix_preserving(probe)  # the training template, set last
+        probe.chat_template = chat_templates(kind)[0]
+        rendered[kind] = probe.apply_chat_template(chat, tools=tool_schemas(), tokenize=False)
+        blocks[kind] = tools_block_tokens(probe, tool_schemas())
+    system, rest = rendered["signatures"].split("<|im_end|>\n", 1)
+    assert system == ("<|im_start|>system\nBe brief.\n\n# Tools\n\n"
+                      "python(code): Run a Python program and return what it prints.\n"
+                      "search(query): Search the web and return short passages that match, each with the address "
+                      "of its page.")
+    assert rendered["json"].split("<|im_end|>\n", 1)[1] == rest
+    assert '"name": "python"' in rendered["json"].split("<|im_end|>")[0]
+    assert blocks["signatures"] < blocks["json"] / 3, blocks
+    with pytest.raises(ValueError, match="tools_block: 'xml'"):
+        chat_templates("xml")
 
 
 def test_trl_accepts_the_chat_format(tok, trained):

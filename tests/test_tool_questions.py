@@ -19,6 +19,7 @@ WORLD = dict(seed=0, n_entities=60, n_reserved=100)
 def test_held_out_words_and_numbers_are_never_in_training():
     train, heldout = python_items(seed=0, n_train=300, n_heldout=90)
     assert len(train) == 300 and len(heldout) == 90
+    assert python_items(seed=0, n_train=30, n_heldout=90)[1] == heldout  # more or fewer trained: the same measured
     assert {i["kind"] for i in heldout} == {"letters", "products", "comparisons"}
     train_words = {i["word"] for i in train if i["kind"] == "letters"}
     heldout_words = {i["word"] for i in heldout if i["kind"] == "letters"}

@@ -86,12 +86,13 @@ def _decimal_pair(rng: random.Random) -> tuple[str, str]:
 
 def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], list[dict]]:
     """(training items, held-out items) of the three python kinds, about a third each."""
-    rng = random.Random(f"tool-questions/{seed}/python")
     words = vocabulary()
     train_words = [w for w in words if not _held_out(w, seed)]
     heldout_words = [w for w in words if _held_out(w, seed)]
     out = {True: [], False: []}
     for heldout, count in ((False, n_train), (True, n_heldout)):
+        # a draw of its own for each side: the held-out questions stay the same when the training count changes
+        rng = random.Random(f"tool-questions/{seed}/python/{'heldout' if heldout else 'train'}")
         pool = heldout_words if heldout else train_words
         seen = set()
         while len(out[heldout]) < count:
