@@ -19,6 +19,7 @@ STAGES = {
     "sft": ("alignment.sft", "supervised fine-tuning on conversations: base model -> assistant (TRL SFTTrainer)"),
     "refusals": ("alignment.refusals", "the assistant learns what it does not know: probe, refusals, SFT (TRL)"),
     "tool_use": ("alignment.tool_use", "the assistant learns to search and to run Python: real tool results, SFT (TRL)"),
+    "grpo": ("alignment.grpo", "RL on problems with verifiable answers: sampled solutions, rewards, GRPO (TRL)"),
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),

@@ -20,8 +20,9 @@ from alignment.recipe import RecipeError, to_yaml, trackio_dir_field, trainer_ar
 
 
 @dataclass
-class SFTTrainingFields:
-    """The recipe fields of supervised fine-tuning; a stage's config inherits them and adds its data fields."""
+class AssistantTrainingFields:
+    """The recipe fields of every stage that trains a chat model (the SFT stages, GRPO): the input model and its chat
+    template, the optimisation, LoRA, the Hub. A stage's config inherits them and adds its own."""
 
     output_dir: str = field(default="runs/tiny/sft", metadata={"help": "The assistant's model dir + metrics."})
     model_name_or_path: str = field(default="runs/tiny/pretrain", metadata={
@@ -30,14 +31,11 @@ class SFTTrainingFields:
     chat_template: str | None = field(default=None, metadata={
         "help": "Jinja text, a .jinja file or a tokenizer dir; None: the model's own, else ours (chat_setup.py)."})
     seed: int = field(default=0, metadata={"help": "Seed of data generation, shuffling and the init of new rows."})
-    max_length: int = field(default=512, metadata={"help": "Tokens per packed sequence (longer chats are cut)."})
-    packing: bool = field(default=True, metadata={"help": "Pack conversations (best-fit decreasing, padding-free)."})
-    assistant_only_loss: bool = field(default=True, metadata={"help": "Loss on the assistant's tokens only."})
 
     # --- training
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the conversations."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training data."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many optimizer steps (-1: epochs)."})
-    per_device_train_batch_size: int = field(default=8, metadata={"help": "Packed sequences per device per step."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Sequences per device per step (SFT: packed rows; GRPO: solutions, num_generations per problem)."})
     gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
     learning_rate: float = field(default=1e-3, metadata={
         "help": "Peak learning rate (TRL's 2e-5 suits big pretrained models; tiny ones need ~1e-3)."})
@@ -75,10 +73,7 @@ class SFTTrainingFields:
     hub_model_id: str | None = field(default=None, metadata={"help": "user/name on the Hub (push_to_hub)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the Hub repo private."})
     trackio_dir: str | None = trackio_dir_field()
-    trainer_args: dict = trainer_args_field("TRL's SFTConfig")
-
-    # every other field of TRL's SFTConfig is a recipe field too (recipe.parse_recipe puts it in trainer_args)
-    TRAINER_ARGUMENTS: ClassVar[str] = "trl:SFTConfig"
+    trainer_args: dict = trainer_args_field("the stage's TRL config (SFTConfig, GRPOConfig)")
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -89,9 +84,21 @@ class SFTTrainingFields:
             raise RecipeError("load_in_4bit: QLoRA trains adapters on a 4-bit model; set use_peft: true as well")
 
 
+@dataclass
+class SFTTrainingFields(AssistantTrainingFields):
+    """The recipe fields of supervised fine-tuning; a stage's config inherits them and adds its data fields."""
+
+    max_length: int = field(default=512, metadata={"help": "Tokens per packed sequence (longer chats are cut)."})
+    packing: bool = field(default=True, metadata={"help": "Pack conversations (best-fit decreasing, padding-free)."})
+    assistant_only_loss: bool = field(default=True, metadata={"help": "Loss on the assistant's tokens only."})
+
+    # every other field of TRL's SFTConfig is a recipe field too (recipe.parse_recipe puts it in trainer_args)
+    TRAINER_ARGUMENTS: ClassVar[str] = "trl:SFTConfig"
+
+
 # --- model -----------------------------------------------------------------------------------------
 
-def load_model(cfg: SFTTrainingFields, precision: str):
+def load_model(cfg: AssistantTrainingFields, precision: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -123,7 +130,7 @@ def _four_bit_config():
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-def lora_config(cfg: SFTTrainingFields):
+def lora_config(cfg: AssistantTrainingFields):
     if not cfg.use_peft:
         return None
     from peft import LoraConfig
@@ -221,7 +228,7 @@ def trainer_class(cfg: SFTTrainingFields, model):
 
 # --- a changed recipe or input model starts over ------------------------------------------------------
 
-def _inputs_fingerprint(cfg: SFTTrainingFields, data: list[str]) -> dict:
+def _inputs_fingerprint(cfg: AssistantTrainingFields, data: list[str]) -> dict:
     """What the checkpoints were trained from: the recipe, the data and, for a local input model, its files."""
     model_dir = Path(cfg.model_name_or_path)
     files = sorted([p.name, p.stat().st_size, int(p.stat().st_mtime)] for p in model_dir.iterdir()
@@ -229,7 +236,7 @@ def _inputs_fingerprint(cfg: SFTTrainingFields, data: list[str]) -> dict:
     return {"recipe": json.loads(json.dumps(_recipe_dict(cfg))), "base_model": files, "data": data}
 
 
-def _recipe_dict(cfg: SFTTrainingFields) -> dict:
+def _recipe_dict(cfg: AssistantTrainingFields) -> dict:
     import yaml
 
     from alignment.training import what_is_trained
@@ -241,7 +248,7 @@ def _recipe_dict(cfg: SFTTrainingFields) -> dict:
     return what_is_trained(recipe)
 
 
-def start_over_if_changed(cfg: SFTTrainingFields, stage: str, out: Path, data: list[str]) -> None:
+def start_over_if_changed(cfg: AssistantTrainingFields, stage: str, out: Path, data: list[str]) -> None:
     import shutil
 
     marker = out / "checkpoints" / "inputs.json"
@@ -266,7 +273,7 @@ class TrainedAssistant:
     measured: dict  # input model, parameters, precision, steps, tokens, losses, tokens/s (metrics.json's first part)
 
 
-def prepare_model(cfg: SFTTrainingFields, precision: str):
+def prepare_model(cfg: AssistantTrainingFields, precision: str):
     """(model, tokenizer, chat setup, stop ids): the input model with a chat template and generation stops, ready to
     generate (a stage that measures its input model before training does that with these)."""
     from alignment.chat_setup import prepare_chat, turn_stop_ids

@@ -1,0 +1,385 @@
+"""`alignment grpo`: reinforcement learning on problems with verifiable answers (stage 6, GRPO).
+
+The picture from "Deep Dive into LLMs like ChatGPT": given a problem whose answer is known, the model practises.
+It samples many solutions (the video: 15 solutions, 4 of them right); the ones that reach the right answer are
+reinforced, and this repeats; the model finds what works for itself instead of imitating a worked solution
+(DeepSeek-R1's recipe, with GRPO: each solution is scored against the others of its group, no value model).
+
+    alignment grpo --config recipes/tiny/grpo.yaml
+
+1. Problems: a prompt and an answer column from a local JSONL / Parquet file or a hub dataset (the tiny world's
+   word problems of the split SFT never uses by default: runs/tiny/sft/conversations/rl_word_problems.jsonl).
+2. Measure the input model on held-out problems: greedy accuracy, and `samples_per_problem` solutions sampled at
+   temperature 1 per problem (pass@1, pass@k, and each problem's success rate: the video's "4 of 15").
+3. Train: TRL's GRPOTrainer, every GRPOConfig field a recipe field; the rewards named in the recipe
+   (alignment/rewards.py), each one's mean logged. A killed run resumes from its last checkpoint.
+4. Measure again, and the skills that must stay (identity, the refusal stage's set (a)); metrics.json, plots of
+   reward / accuracy / length over the steps and of the success rates before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from alignment.recipe import RecipeError, stage_main
+from alignment.sft_training import AssistantTrainingFields
+
+
+@dataclass
+class GRPOStageConfig(AssistantTrainingFields):
+    """The training fields every assistant stage has (alignment/sft_training.py), the problems, the rewards and the
+    measurements; every other field of TRL's GRPOConfig (num_generations, max_completion_length, beta, ...) too."""
+
+    output_dir: str = field(default="runs/tiny/grpo", metadata={"help": "The assistant's model dir + metrics."})
+    model_name_or_path: str = field(default="runs/tiny/tool_use", metadata={
+        "help": "The assistant to train (the tool_use stage's dir, any chat model dir or a hub id)."})
+    problems: str = field(default="runs/tiny/sft/conversations/rl_word_problems.jsonl", metadata={
+        "help": "The problems to practise on: a JSONL / Parquet file or dir, or a hub dataset id."})
+    problems_split: str = field(default="train", metadata={"help": "The split of a hub dataset."})
+    problems_config: str | None = field(default=None, metadata={"help": "The configuration of a hub dataset."})
+    prompt_column: str = field(default="messages", metadata={
+        "help": "The column with the problem: a string (the user's message) or a list of chat messages (a final "
+                "assistant message, a worked solution, is dropped: GRPO finds its own)."})
+    answer_column: str = field(default="answer", metadata={"help": "The column with the verifiable answer."})
+    max_problems: int | None = field(default=None, metadata={"help": "Practise on at most this many (None: all)."})
+    heldout: str | None = field(default="runs/tiny/sft/conversations/eval_word_problems.jsonl", metadata={
+        "help": "Held-out problems (same columns) measured before and after; None: no measurement."})
+    rewards: list[str] = field(default_factory=lambda: ["accuracy", "format"], metadata={
+        "help": "Rewards from alignment/rewards.py (accuracy, format, tool_success, length, repetition) or dotted "
+                "import paths; weighed by TRL's reward_weights."})
+    measure_problems: int = field(default=100, metadata={
+        "help": "Held-out problems sampled for pass@k and the success-rate histogram (greedy accuracy uses all)."})
+    samples_per_problem: int = field(default=16, metadata={"help": "Solutions sampled per measured problem."})
+    pass_k: int = field(default=8, metadata={"help": "The k of pass@k (at most samples_per_problem)."})
+    measure_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled solutions."})
+    skills_dir: str | None = field(default=None, metadata={
+        "help": "The SFT stage's conversations dir: its identity set is measured before and after."})
+    world: dict | None = field(default=None, metadata={
+        "help": "The tiny world ({seed, n_entities, n_reserved}): the refusal stage's set (a) is measured too."})
+    identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
+                           metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
+    system_message: str | None = field(default=None, metadata={
+        "help": "The default system message of the identity measurement (None: one that states the identity)."})
+
+    TRAINER_ARGUMENTS: ClassVar[str] = "trl:GRPOConfig"
+
+    def __post_init__(self):
+        super().__post_init__()
+        from alignment.rewards import resolve_rewards
+
+        resolve_rewards(self.rewards, [])  # a name that is no reward is an error before anything loads
+        if not 1 <= self.pass_k <= self.samples_per_problem:
+            raise RecipeError(f"pass_k: must be between 1 and samples_per_problem ({self.samples_per_problem}), "
+                              f"got {self.pass_k}")
+
+
+# --- problems --------------------------------------------------------------------------------------
+
+def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None) -> list[dict]:
+    """[{"prompt": [messages], "answer": str}]: each row's problem as chat messages and its answer as text."""
+    import datasets
+
+    path = Path(source)
+    try:
+        if path.is_file():
+            kind = "parquet" if path.suffix == ".parquet" else "json"
+            rows = datasets.load_dataset(kind, data_files=str(path), split="train")
+        else:
+            rows = datasets.load_dataset(source, cfg.problems_config, split=cfg.problems_split)
+    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
+        raise RecipeError(f"problems: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
+    for column in (cfg.prompt_column, cfg.answer_column):
+        if column not in rows.column_names:
+            raise RecipeError(f"{source}: no column {column!r} (columns: {', '.join(rows.column_names)}); set "
+                              f"{'prompt_column' if column == cfg.prompt_column else 'answer_column'}")
+    problems = []
+    for number, row in enumerate(rows):
+        if limit is not None and len(problems) >= limit:
+            break
+        problem, answer = row[cfg.prompt_column], row[cfg.answer_column]
+        if isinstance(problem, str):
+            prompt = [{"role": "user", "content": problem}]
+        elif isinstance(problem, list) and problem and all(isinstance(m, dict) for m in problem):
+            prompt = [{"role": m["role"], "content": m["content"]} for m in problem]
+            if prompt[-1]["role"] == "assistant":
+                prompt = prompt[:-1]
+        else:
+            prompt = []
+        if not prompt or answer is None or str(answer).strip() == "":
+            raise RecipeError(f"{source}: row {number}: expected a problem in {cfg.prompt_column!r} and an answer in "
+                              f"{cfg.answer_column!r}")
+        problems.append({"prompt": prompt, "answer": str(answer)})
+    return problems
+
+
+# --- measuring -------------------------------------------------------------------------------------
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of Chen et al. (2021) from n samples of which c are right: 1 - C(n-c, k) / C(n, k)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def measure_problems(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, problems: list[dict],
+                     max_new_tokens: int) -> dict:
+    """Greedy accuracy on every held-out problem; pass@1, pass@k and each problem's success rate over
+    `samples_per_problem` samples (temperature `measure_temperature`) on the first `measure_problems`."""
+    from alignment.evals.assistant_probes import generate_replies
+    from alignment.rewards import accuracy
+
+    prompts = [p["prompt"] for p in problems]
+    answers = [p["answer"] for p in problems]
+    greedy = generate_replies(model, tokenizer, prompts, max_new_tokens, stops, batch_size=256)
+    right = accuracy([r["text"] for r in greedy], answers)
+    sampled_set = problems[:cfg.measure_problems]
+    n = cfg.samples_per_problem
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    samples = generate_replies(model, tokenizer, [p["prompt"] for p in sampled_set for _ in range(n)],
+                               max_new_tokens, stops, batch_size=256, temperature=cfg.measure_temperature)
+    hits = accuracy([s["text"] for s in samples], [p["answer"] for p in sampled_set for _ in range(n)])
+    counts = [int(sum(hits[i * n:(i + 1) * n])) for i in range(len(sampled_set))]
+    return {
+        "greedy_accuracy": round(sum(right) / len(right), 4),
+        "problems": len(right),
+        "sampled_problems": len(counts),
+        "samples_per_problem": n,
+        "pass@1": round(sum(c / n for c in counts) / len(counts), 4),
+        f"pass@{cfg.pass_k}": round(sum(pass_at_k(n, c, cfg.pass_k) for c in counts) / len(counts), 4),
+        "solved_per_problem": counts,
+        "never_solved": sum(c == 0 for c in counts),
+        "always_solved": sum(c == n for c in counts),
+        "examples": [{"problem": p["prompt"][-1]["content"], "answer": p["answer"], "greedy": g["text"]}
+                     for p, g in list(zip(problems, greedy))[:5]],
+    }
+
+
+def measure_kept_skills(model, tokenizer, stops: list[int], cfg: GRPOStageConfig) -> dict:
+    """What the earlier stages trained and must stay: identity (the sft stage's set) and the refusal stage's set (a)."""
+    result = {}
+    if cfg.skills_dir:
+        from alignment.conversation_files import skill_sets
+        from alignment.evals.assistant_probes import measure_skills
+
+        skills = skill_sets(cfg.skills_dir)
+        measured = measure_skills(model, tokenizer, {"eval_identity": skills["eval_identity"],
+                                                     "eval_word_problems": []},
+                                  cfg.identity, cfg.system_message, stops, cfg.eval_max_new_tokens)
+        result["identity_accuracy_no_system"] = measured["identity_accuracy_no_system"]
+        result["identity_accuracy_default_system"] = measured["identity_accuracy_default_system"]
+    if cfg.world:
+        from alignment.evals.assistant_probes import generate_replies
+        from alignment.evals.refusal_grading import grade_item, simpleqa_table
+        from alignment.world.people import ATTRIBUTES, build_world, pool
+        from alignment.world.refusal_questions import build_refusal_questions
+
+        items = build_refusal_questions(build_world(**cfg.world), cfg.seed)["eval_reserved"]
+        texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
+                                                     cfg.eval_max_new_tokens, stops, batch_size=256)]
+        pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
+        result["reserved"] = simpleqa_table([grade_item(i, t, pools) for i, t in zip(items, texts)])
+    return result
+
+
+# --- plots -----------------------------------------------------------------------------------------
+
+def plot_training(history: list[dict], path: Path) -> None:
+    """Reward, accuracy and completion length over the optimizer steps (TRL's logged means)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def series(key):
+        return [(h["step"], h[key]) for h in history if key in h]
+
+    panels = [("reward", "reward (sum, weighted)"), ("rewards/accuracy/mean", "accuracy reward"),
+              ("completions/mean_length", "completion length (tokens)")]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    for ax, (key, label) in zip(axes, panels):
+        points = series(key)
+        if points:
+            ax.plot(*zip(*points), "-")
+        ax.set_xlabel("optimizer step")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_success_rates(before: list[int], after: list[int], n: int, path: Path) -> None:
+    """How many problems each model solved k of n times: the video's "4 of 15", before and after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    bins = list(range(n + 2))
+    ax.hist([before, after], bins=bins, label=["before (input model)", "after GRPO"], align="left", rwidth=0.9)
+    ax.set_xlabel(f"solutions right, of {n} sampled")
+    ax.set_ylabel("problems")
+    ax.set_xticks(range(0, n + 1, max(1, n // 8)))
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- the stage -------------------------------------------------------------------------------------
+
+def run_grpo(cfg: GRPOStageConfig) -> dict:
+    from alignment.metrics import PhaseClock, StageRun
+    from alignment.rewards import resolve_rewards
+    from alignment.sft_training import lora_config, prepare_model, start_over_if_changed
+    from alignment.training import (TokensPerSecond, last_checkpoint, resolve_precision, trainer_arguments,
+                                    trainer_optimizers, trainer_settings)
+    from alignment.recipe import to_yaml
+
+    out = Path(cfg.output_dir)
+    precision = resolve_precision(cfg.precision)
+    train_problems = load_problems(cfg.problems, cfg, cfg.max_problems)
+    heldout = load_problems(cfg.heldout, cfg) if cfg.heldout else []
+    with StageRun("grpo", out, seed=cfg.seed) as run:
+        out.mkdir(parents=True, exist_ok=True)
+        clock = PhaseClock("grpo")
+        model, tokenizer, chat, stops = prepare_model(cfg, precision)
+        # the settings first: trainer_arguments points trackio at its folder, which TRL's GRPO module reads on import
+        settings = {**trainer_settings(cfg, out, precision), "data_seed": cfg.seed,
+                    "activation_checkpointing": cfg.gradient_checkpointing}
+        from trl import GRPOConfig, GRPOTrainer
+
+        args = trainer_arguments(GRPOConfig, settings, cfg)
+        budget = args.max_completion_length
+        before = measure_problems(model, tokenizer, stops, cfg, heldout, budget) if heldout else {}
+        kept_before = measure_kept_skills(model, tokenizer, stops, cfg)
+        clock.done("measure_before")
+
+        import datasets
+
+        train = datasets.Dataset.from_list(train_problems)
+        with args.main_process_first(desc="check the checkpoints"):
+            if args.process_index == 0:
+                start_over_if_changed(cfg, "grpo", out, [json.dumps(train_problems)])
+                (out / "recipe.yaml").write_text(to_yaml(cfg))
+        # TRL stops a completion at the tokenizer's EOS: for a chat model that is the end of its turn
+        # (the stop ids hold the document EOS too: [<|endoftext|>, <|im_end|>] for ours)
+        turn_stops = [t for t in stops if t != tokenizer.eos_token_id] or stops
+        document_eos = tokenizer.eos_token
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(turn_stops[0])
+        tokenizer.padding_side = "left"
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"grpo: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), {len(train)} problems, "
+              f"{args.num_generations} solutions each, rewards {', '.join(cfg.rewards)}; {precision}", flush=True)
+        speed = TokensPerSecond(None, n_params, budget, model.config)
+        trainer = GRPOTrainer(model=model, reward_funcs=resolve_rewards(cfg.rewards, stops), args=args,
+                              train_dataset=train, processing_class=tokenizer, peft_config=lora_config(cfg),
+                              callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
+        resume = last_checkpoint(out / "checkpoints")
+        if resume:
+            print(f"grpo: resuming from {resume}", flush=True)
+        trainer.train(resume_from_checkpoint=resume)
+        clock.done("train")
+        if not trainer.is_world_process_zero():
+            return {}
+
+        model = trainer.model
+        if cfg.use_peft and cfg.merge_adapter:
+            model = model.merge_and_unload()
+        tokenizer.eos_token = document_eos
+        tokenizer.padding_side = "right"
+        tokenizer.chat_template = chat.inference_template
+        model.generation_config.eos_token_id = stops
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))
+        if chat.training_template:
+            from alignment.chat_format import TRAINING_TEMPLATE_FILE
+
+            (out / TRAINING_TEMPLATE_FILE).write_text(chat.training_template, encoding="utf-8")
+        _copy_tool_offer(Path(cfg.model_name_or_path), out)
+        history = trainer.state.log_history
+        plot_training(history, out / "training_curves.png")
+
+        after = measure_problems(model, tokenizer, stops, cfg, heldout, budget) if heldout else {}
+        kept_after = measure_kept_skills(model, tokenizer, stops, cfg)
+        clock.done("measure_after")
+        if heldout:
+            plot_success_rates(before["solved_per_problem"], after["solved_per_problem"], cfg.samples_per_problem,
+                               out / "success_rates.png")
+        record = run.write({
+            "base_model": cfg.model_name_or_path,
+            "parameters": n_params,
+            "precision": precision,
+            "train_problems": len(train),
+            "global_step": trainer.state.global_step,
+            "num_generations": args.num_generations,
+            "rewards": cfg.rewards,
+            "training_log": [{k: v for k, v in h.items() if k == "step" or k.startswith(("reward", "completions"))}
+                             for h in history if "reward" in h],
+            "tokens_per_second": speed.summary(),
+            "before": before,
+            "after": after,
+            "kept_before": kept_before,
+            "kept_after": kept_after,
+            **_headlines(before, after, cfg),
+            "phase_seconds": clock.seconds,
+        })
+    _print_table(record, cfg, out)
+    return record
+
+
+def _copy_tool_offer(source: Path, out: Path) -> None:
+    """A tool-trained input model stays one: its tools.json (and the search index it names) come along."""
+    from alignment.tools import TOOLS_FILE
+
+    offer_file = source / TOOLS_FILE
+    if not offer_file.is_file():
+        return
+    offer = json.loads(offer_file.read_text())
+    if offer.get("search_index") and not Path(offer["search_index"]).is_absolute():
+        offer["search_index"] = str((source / offer["search_index"]).resolve())
+    (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
+
+
+def _headlines(before: dict, after: dict, cfg: GRPOStageConfig) -> dict:
+    if not before:
+        return {}
+    k = f"pass@{cfg.pass_k}"
+    return {"greedy_accuracy_before": before["greedy_accuracy"], "greedy_accuracy_after": after["greedy_accuracy"],
+            f"{k}_before": before[k], f"{k}_after": after[k],
+            "pass@1_before": before["pass@1"], "pass@1_after": after["pass@1"]}
+
+
+def _print_table(record: dict, cfg: GRPOStageConfig, out: Path) -> None:
+    b, a = record["before"], record["after"]
+    print(f"\ngrpo: {record['global_step']} steps on {record['train_problems']} problems, "
+          f"{record['num_generations']} solutions each; {record['tokens_per_second']}")
+    if b:
+        k = f"pass@{cfg.pass_k}"
+        print(f"  {'held out':<28} {'before':>8} {'after':>8}")
+        for key in ("greedy_accuracy", "pass@1", k, "never_solved", "always_solved"):
+            print(f"  {key:<28} {b[key]:>8} {a[key]:>8}")
+    for key in record["kept_after"]:
+        if key != "reserved":
+            print(f"  {key:<28} {record['kept_before'][key]:>8} {record['kept_after'][key]:>8}")
+    if "reserved" in record["kept_after"]:
+        print(f"  {'set (a) incorrect':<28} {record['kept_before']['reserved']['incorrect']['share']:>8} "
+              f"{record['kept_after']['reserved']['incorrect']['share']:>8}")
+    print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
+
+
+def main(argv: list[str]) -> int:
+    return stage_main(GRPOStageConfig, "grpo", run_grpo, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

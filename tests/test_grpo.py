@@ -1,0 +1,113 @@
+"""`alignment grpo`: problems from a file, pass@k, recipe errors, and the stage through the real CLI on a micro model
+(TRL's GRPOTrainer for a few steps, the measurements before and after, a killed run resuming)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alignment.grpo import GRPOStageConfig, load_problems, pass_at_k
+from alignment.recipe import RecipeError
+from tests.conftest import kill_at_checkpoint, run_cli
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_problems_are_a_prompt_and_an_answer(tmp_path):
+    rows = [{"messages": [{"role": "user", "content": "2 + 3?"}], "answer": 5},
+            {"messages": [{"role": "user", "content": "4 + 4?"}, {"role": "assistant", "content": "8, because"}],
+             "answer": "8"}]
+    problems = load_problems(str(write_jsonl(tmp_path / "p.jsonl", rows)), GRPOStageConfig())
+    # a worked solution at the end is dropped (GRPO finds its own); answers are text
+    assert problems == [{"prompt": [{"role": "user", "content": "2 + 3?"}], "answer": "5"},
+                        {"prompt": [{"role": "user", "content": "4 + 4?"}], "answer": "8"}]
+    plain = write_jsonl(tmp_path / "q.jsonl", [{"question": "What is 6 x 7?", "solution": "42"}])
+    cfg = GRPOStageConfig(prompt_column="question", answer_column="solution")
+    assert load_problems(str(plain), cfg) == [{"prompt": [{"role": "user", "content": "What is 6 x 7?"}],
+                                               "answer": "42"}]
+
+
+def test_bad_problem_files_are_one_line_errors(tmp_path):
+    no_answer = write_jsonl(tmp_path / "a.jsonl", [{"messages": [{"role": "user", "content": "2 + 3?"}]}])
+    with pytest.raises(RecipeError, match=r"a.jsonl: no column 'answer' \(columns: messages\); set answer_column"):
+        load_problems(str(no_answer), GRPOStageConfig())
+    empty = write_jsonl(tmp_path / "b.jsonl", [{"messages": [], "answer": 1}])
+    with pytest.raises(RecipeError, match="b.jsonl: row 0: expected a problem in 'messages'"):
+        load_problems(str(empty), GRPOStageConfig())
+    with pytest.raises(RecipeError, match="pass_k: must be between 1 and samples_per_problem"):
+        GRPOStageConfig(pass_k=20, samples_per_problem=16)
+    with pytest.raises(RecipeError, match="rewards: unknown reward 'speed'"):
+        GRPOStageConfig(rewards=["speed"])
+
+
+def test_pass_at_k_is_the_unbiased_estimate():
+    assert pass_at_k(16, 0, 8) == 0.0 and pass_at_k(16, 16, 8) == 1.0
+    assert pass_at_k(16, 4, 1) == pytest.approx(4 / 16)
+    assert pass_at_k(16, 4, 8) == pytest.approx(1 - 495 / 12870)  # C(12, 8) / C(16, 8)
+    assert pass_at_k(16, 9, 8) == 1.0  # fewer than 8 wrong: every draw of 8 holds a right one
+
+
+# --- the stage through the CLI, on a micro model ------------------------------------------------------
+
+from tests.test_sft import micro_base  # noqa: E402,F401  (a fixture: a chat-ready micro Llama with our tokenizer)
+
+
+@pytest.fixture
+def problem_files(tmp_path):
+    from alignment.world.conversations import ConversationSizes, build_conversations
+    from alignment.world.people import build_world
+
+    sizes = ConversationSizes(fact_questions=20, multi_turn=5, word_problems=20, identity=5, heldout_facts=4,
+                              heldout_word_problems=6, heldout_identity=4, test_conversations=8, rl_word_problems=40)
+    splits = build_conversations(build_world(seed=0, n_entities=60, n_reserved=100),
+                                 {"name": "Tinker", "creator": "the Open Alignment team"}, seed=0, sizes=sizes)
+    return (write_jsonl(tmp_path / "rl.jsonl", splits["rl_word_problems"][:40]),
+            write_jsonl(tmp_path / "heldout.jsonl", splits["eval_word_problems"][:6]))
+
+
+def grpo_args(model, out, files, *extra):
+    return ["grpo", "--config", "recipes/tiny/grpo.yaml", "--model_name_or_path", model, "--output_dir", out,
+            "--problems", files[0], "--heldout", files[1], "--skills_dir", "null", "--world", "null",
+            "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "12",
+            "--measure_problems", "3", "--samples_per_problem", "4", "--pass_k", "2", "--eval_max_new_tokens", "8",
+            "--logging_steps", "1", "--precision", "fp32", "--report_to", "[]", *extra]
+
+
+@pytest.mark.slow
+def test_grpo_on_word_problems_writes_a_model_and_its_measurements(micro_base, problem_files, tmp_path):
+    out = tmp_path / "grpo"
+    proc = run_cli(*grpo_args(micro_base, out, problem_files, "--max_steps", "2"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and metrics["train_problems"] == 40 and metrics["num_generations"] == 4
+    for when in ("before", "after"):
+        measured = metrics[when]
+        assert measured["problems"] == 6 and measured["sampled_problems"] == 3
+        assert len(measured["solved_per_problem"]) == 3 and all(0 <= c <= 4 for c in measured["solved_per_problem"])
+        assert 0 <= measured["pass@1"] <= measured["pass@2"] <= 1
+    # each reward's mean is logged at every step
+    assert [set(h) >= {"rewards/accuracy/mean", "rewards/format_reward/mean", "reward"}
+            for h in metrics["training_log"]] == [True, True]
+    assert (out / "training_curves.png").is_file() and (out / "success_rates.png").is_file()
+    assert "greedy_accuracy" in proc.stdout
+    # a normal model dir: it loads, with its chat template and the document EOS it came with
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.eos_token == AutoTokenizer.from_pretrained(micro_base).eos_token
+    assert "<|im_start|>assistant" in tokenizer.apply_chat_template([{"role": "user", "content": "hi"}],
+                                                                    tokenize=False, add_generation_prompt=True)
+    AutoModelForCausalLM.from_pretrained(out)
+
+
+@pytest.mark.slow
+def test_a_killed_grpo_run_resumes_from_its_last_checkpoint(micro_base, problem_files, tmp_path):
+    out = tmp_path / "grpo"
+    args = grpo_args(micro_base, out, problem_files, "--max_steps", "60", "--save_steps", "2")
+    kill_at_checkpoint(args, out, 4)
+    done = run_cli(*args)
+    assert "resuming from" in done.stdout
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 60

@@ -1,0 +1,60 @@
+"""The rewards of the grpo stage (alignment/rewards.py): each scores what it says, on text and on messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from alignment.recipe import RecipeError
+from alignment.rewards import (accuracy, format_reward, length_reward, repetition, resolve_rewards, tool_success)
+
+SOLVED = "3 x 3 = 9. 4 x 7 = 28. 9 + 28 = 37.\nThe answer is 37."
+
+
+def test_accuracy_reads_the_first_final_answer():
+    assert accuracy([SOLVED, SOLVED.replace("37.", "36.")], answer=["37", "37"]) == [1.0, 0.0]
+    # hedging does not pay: only the first "The answer is" counts
+    assert accuracy(["The answer is 12. The answer is 37."], answer=["37"]) == [0.0]
+    assert accuracy(["no final answer"], answer=[37]) == [0.0]
+    # a conversational completion: the last assistant turn, after the tool results
+    messages = [{"role": "assistant", "content": "", "tool_calls": []}, {"role": "tool", "content": "37"},
+                {"role": "assistant", "content": "The answer is 37."}]
+    assert accuracy([messages], answer=["37"]) == [1.0]
+
+
+def test_accuracy_checks_other_answers_with_math_verify():
+    pytest.importorskip("math_verify")
+    assert accuracy(["So the result is $\\frac{1}{2}$."], answer=["$\\frac{1}{2}$"]) == [1.0]
+    assert accuracy(["So the result is $\\frac{1}{3}$."], answer=["$\\frac{1}{2}$"]) == [0.0]
+
+
+def test_format_wants_one_final_answer_at_the_end():
+    assert format_reward([SOLVED, "The answer is 37. 3 x 3 = 9.", SOLVED + " The answer is 37.", "37"]) == \
+        [1.0, 0.0, 0.0, 0.0]
+
+
+def test_tool_success_counts_failed_calls_and_skips_replies_without_calls():
+    ran = [{"role": "assistant", "content": ""}, {"role": "tool", "content": "3"}, {"role": "assistant", "content": "3"}]
+    failed = [{"role": "assistant", "content": ""}, {"role": "tool", "content": "Error: timed out after 10 s"},
+              {"role": "assistant", "content": "3"}]
+    assert tool_success([ran, failed, [{"role": "assistant", "content": "3"}], "text"]) == [1.0, 0.0, None, None]
+
+
+def test_length_penalises_a_reply_cut_before_its_end_of_turn():
+    length = length_reward([2])
+    assert length.__name__ == "length"  # TRL logs a reward under its function's name
+    assert length(["a", "b", "c"], completion_ids=[[5, 6, 2], [5, 6, 7], []]) == [0.0, -1.0, -1.0]
+
+
+def test_repetition_penalises_loops_only():
+    plain, loop = repetition([SOLVED, "the the the the the the the the"])
+    assert plain == 0.0 and loop < -0.8
+
+
+def test_rewards_are_named_or_imported():
+    assert resolve_rewards(["accuracy", "alignment.rewards.repetition"], [2])[1] is repetition
+    with pytest.raises(RecipeError, match="rewards: unknown reward 'speed'"):
+        resolve_rewards(["speed"], [2])
+    with pytest.raises(RecipeError, match="rewards: cannot import 'no_such_module.reward'"):
+        resolve_rewards(["no_such_module.reward"], [2])
+    with pytest.raises(RecipeError, match="rewards: name at least one"):
+        resolve_rewards([], [2])
