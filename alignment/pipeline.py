@@ -53,6 +53,7 @@ RECIPE_STAGES = {
     "sft": "SFTConfig",
     "refusals": "RefusalsConfig",
     "tool_use": "ToolUseConfig",
+    "grpo": "GRPOStageConfig",
 }
 
 # For the closing table: the main artifact of a stage (a path inside its output_dir) and its headline metric.
@@ -63,6 +64,7 @@ ARTIFACTS = {
     "sft": ("model dir", "."),
     "refusals": ("model dir", "."),
     "tool_use": ("model dir", "."),
+    "grpo": ("model dir", "."),
 }
 HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "corpus": {"documents_out": "documents kept"},
@@ -71,6 +73,7 @@ HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "sft": {"validation_loss": "validation loss", "eval_loss": "validation loss"},
     "refusals": {"reserved_not_attempted": "of questions about unknown people declined"},
     "tool_use": {"call_rate_with_tools": "of the held-out questions that need a tool answered with a call"},
+    "grpo": {"greedy_accuracy_after": "of the held-out word problems right (greedy) after GRPO"},
 }
 
 USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--<stage>.<field> value ...]

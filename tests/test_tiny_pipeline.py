@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 # Issue 9's budget is 12 minutes for the four stages and 3 more for the answer-first SFT on an AVX2-only CPU (fp32), the
 # slowest kind this project supports; estimated there (x2.7 the fp32 figures of a Zen 4, README) ~12.6 and ~2.3
 # minutes; the refusals stage (issue 11's budget: 3 minutes) ~3.5 more; the tool_use stage (issue 12's budget: 3.5)
-# ~20 more (325 s in bf16 on the Zen 4; x1.4 for fp32, x2.7 for AVX2: over its budget, README). The limits follow
+# ~17 more (275 s in bf16 on the Zen 4; x1.4 for fp32, x2.7 for AVX2: over its budget, README). The limits follow
 # with a margin of about 40%, so a slow machine fails here, with a message naming the command that ran out of time,
 # and not on CI's 90 minutes.
 PIPELINE_TIMEOUT_S = 51 * 60
@@ -168,7 +168,8 @@ def test_the_assistant_calls_tools_when_offered_and_only_then(tiny_run):
     before, after = tool_use["before_without_tools"], tool_use["after_without_tools"]
     assert after["eval_reserved"]["incorrect"]["share"] <= 0.10
     assert after["skills"]["identity_accuracy_no_system"] >= before["skills"]["identity_accuracy_no_system"] - 0.05
-    assert tool_use["identity_with_tools"] >= 0.9  # chat always offers the tools: "Who are you?" needs no call
+    # chat always offers the tools: "Who are you?" needs no call (issue 12: within 5 points of the input model)
+    assert tool_use["identity_with_tools"] >= before["skills"]["identity_accuracy_no_system"] - 0.05
     # issue 12 asks for 5 points; measured 6.5 lost (README): this guards against more
     assert after["skills"]["word_problem_accuracy"] >= before["skills"]["word_problem_accuracy"] - 0.10
 
