@@ -249,6 +249,11 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
     precision = resolve_precision(cfg.precision)
     train_problems = load_problems(cfg.problems, cfg, cfg.max_problems)
     heldout = load_problems(cfg.heldout, cfg) if cfg.heldout else []
+    if "accuracy" in cfg.rewards:
+        from alignment.rewards import check_references
+
+        check_references([p["answer"] for p in train_problems], cfg.problems)
+        check_references([p["answer"] for p in heldout], cfg.heldout)
     with StageRun("grpo", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("grpo")

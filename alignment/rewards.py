@@ -62,6 +62,21 @@ def _math_verify(text: str, reference: str) -> float:
     return float(verify(gold, parse(text)))
 
 
+def check_references(answers: list[str], source: str) -> None:
+    """Every reference answer `accuracy` can check: an integer, or one math-verify reads; else a one-line error
+    naming the record (a reward that can never pay would train on noise)."""
+    for number, reference in enumerate(answers):
+        if _is_integer(reference):
+            continue
+        try:
+            from math_verify import parse
+        except ImportError:
+            raise RecipeError(f"{source}: row {number}: the answer {reference!r} is no integer, and checking it "
+                              "needs math-verify (pip install math-verify)") from None
+        if not parse(reference):
+            raise RecipeError(f"{source}: row {number}: math-verify cannot read the answer {reference!r}")
+
+
 def format_reward(completions, **kwargs) -> list[float]:
     """1.0 when the reply ends with its one final answer ("... The answer is 36."), else 0.0."""
     rewards = []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from alignment.recipe import RecipeError
-from alignment.rewards import (accuracy, format_reward, length_reward, repetition, resolve_rewards, tool_success)
+from alignment.rewards import (accuracy, check_references, format_reward, length_reward, repetition, resolve_rewards,
+                               tool_success)
 
 SOLVED = "3 x 3 = 9. 4 x 7 = 28. 9 + 28 = 37.\nThe answer is 37."
 
@@ -58,3 +59,10 @@ def test_rewards_are_named_or_imported():
         resolve_rewards(["no_such_module.reward"], [2])
     with pytest.raises(RecipeError, match="rewards: name at least one"):
         resolve_rewards([], [2])
+
+
+def test_a_reference_answer_accuracy_cannot_check_is_a_one_line_error():
+    pytest.importorskip("math_verify")
+    check_references(["36", "$\\frac{1}{2}$"], "p.jsonl")
+    with pytest.raises(RecipeError, match="p.jsonl: row 1: math-verify cannot read the answer 'see above'"):
+        check_references(["36", "see above"], "p.jsonl")
