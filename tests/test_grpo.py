@@ -38,6 +38,8 @@ def test_bad_problem_files_are_one_line_errors(tmp_path):
     empty = write_jsonl(tmp_path / "b.jsonl", [{"messages": [], "answer": 1}])
     with pytest.raises(RecipeError, match="b.jsonl: row 0: expected a problem in 'messages'"):
         load_problems(str(empty), GRPOStageConfig())
+    with pytest.raises(RecipeError, match="problems: could not load '.*missing_dir'"):
+        load_problems(str(tmp_path / "missing_dir"), GRPOStageConfig())
     with pytest.raises(RecipeError, match="pass_k: must be between 1 and samples_per_problem"):
         GRPOStageConfig(pass_k=20, samples_per_problem=16)
     with pytest.raises(RecipeError, match="rewards: unknown reward 'speed'"):
