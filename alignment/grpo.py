@@ -240,7 +240,7 @@ def plot_success_rates(before: list[int], after: list[int], n: int, path: Path) 
 def run_grpo(cfg: GRPOStageConfig) -> dict:
     from alignment.metrics import PhaseClock, StageRun
     from alignment.rewards import resolve_rewards
-    from alignment.sft_training import lora_config, prepare_model, start_over_if_changed
+    from alignment.sft_training import lora_config, prepare_model, save_assistant, start_over_if_changed
     from alignment.training import (TokensPerSecond, last_checkpoint, resolve_precision, trainer_arguments,
                                     trainer_optimizers, trainer_settings)
     from alignment.recipe import to_yaml
@@ -297,19 +297,9 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         if not trainer.is_world_process_zero():
             return {}
 
-        model = trainer.model
-        if cfg.use_peft and cfg.merge_adapter:
-            model = model.merge_and_unload()
         tokenizer.eos_token = document_eos
         tokenizer.padding_side = "right"
-        tokenizer.chat_template = chat.inference_template
-        model.generation_config.eos_token_id = stops
-        model.save_pretrained(str(out))
-        tokenizer.save_pretrained(str(out))
-        if chat.training_template:
-            from alignment.chat_format import TRAINING_TEMPLATE_FILE
-
-            (out / TRAINING_TEMPLATE_FILE).write_text(chat.training_template, encoding="utf-8")
+        model = save_assistant(cfg, trainer.model, tokenizer, chat, stops, out)
         _copy_tool_offer(Path(cfg.model_name_or_path), out)
         history = trainer.state.log_history
         plot_training(history, out / "training_curves.png")

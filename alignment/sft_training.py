@@ -286,6 +286,22 @@ def prepare_model(cfg: AssistantTrainingFields, precision: str):
     return model, tokenizer, chat, stops
 
 
+def save_assistant(cfg: AssistantTrainingFields, model, tokenizer, chat, stops: list[int], out: Path):
+    """Write the trained model dir (adapters merged when the recipe says so), with the inference chat template, the
+    training variant beside it and generation that stops at the end of a turn; returns the model as saved."""
+    tokenizer.chat_template = chat.inference_template  # TRL put the training variant there
+    if cfg.use_peft and cfg.merge_adapter:
+        model = model.merge_and_unload()
+    model.generation_config.eos_token_id = stops
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    if chat.training_template:
+        from alignment.chat_format import TRAINING_TEMPLATE_FILE
+
+        (out / TRAINING_TEMPLATE_FILE).write_text(chat.training_template, encoding="utf-8")
+    return model
+
+
 def train_assistant(cfg: SFTTrainingFields, stage: str, out: Path, train, test, data_fingerprint: list[str],
                     precision: str, prepared: tuple | None = None) -> TrainedAssistant | None:
     """Fine-tune on `train` (a Dataset of `messages`), eval loss on `test` (or None), save the model dir to `out`.
@@ -324,16 +340,7 @@ def train_assistant(cfg: SFTTrainingFields, stage: str, out: Path, train, test, 
 
     model = trainer.model
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # before a merge removes adapters
-    tokenizer.chat_template = chat.inference_template  # TRL put the training variant there
-    if cfg.use_peft and cfg.merge_adapter:
-        model = model.merge_and_unload()
-    model.generation_config.eos_token_id = stops
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    if chat.training_template:
-        from alignment.chat_format import TRAINING_TEMPLATE_FILE
-
-        (out / TRAINING_TEMPLATE_FILE).write_text(chat.training_template, encoding="utf-8")
+    model = save_assistant(cfg, model, tokenizer, chat, stops, out)
     LossCurve.plot(trainer.state.log_history, out / "loss_curve.png", title=f"{stage} loss")
     history = trainer.state.log_history
     measured = {
