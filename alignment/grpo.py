@@ -334,14 +334,13 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
 
 def _copy_tool_offer(source: Path, out: Path) -> None:
     """A tool-trained input model stays one: its tools.json (and the search index it names) come along."""
-    from alignment.tools import TOOLS_FILE
+    from alignment.tools import TOOLS_FILE, offered_tools
 
-    offer_file = source / TOOLS_FILE
-    if not offer_file.is_file():
+    offer = offered_tools(source)  # checked, with its index found relative to the source dir
+    if offer is None:
         return
-    offer = json.loads(offer_file.read_text())
-    if offer.get("search_index") and not Path(offer["search_index"]).is_absolute():
-        offer["search_index"] = str((source / offer["search_index"]).resolve())
+    if offer.get("search_index"):
+        offer["search_index"] = str(Path(offer["search_index"]).resolve())
     (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
 
 

@@ -113,3 +113,20 @@ def test_a_killed_grpo_run_resumes_from_its_last_checkpoint(micro_base, problem_
     done = run_cli(*args)
     assert "resuming from" in done.stdout
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 60
+
+
+def test_a_tool_trained_input_model_stays_one(tmp_path):
+    """The input's tools.json comes along, its search index named by an absolute path (the index stays where it is)."""
+    from alignment.grpo import _copy_tool_offer
+    from alignment.tools import offered_tools
+
+    source, out = tmp_path / "tool_use", tmp_path / "grpo"
+    (source / "search_index").mkdir(parents=True)
+    out.mkdir()
+    (source / "tools.json").write_text(json.dumps({"tools": ["python", "search"], "search_index": "search_index",
+                                                   "top_k": 2}))
+    _copy_tool_offer(source, out)
+    assert offered_tools(out) == {"tools": ["python", "search"], "search_index": str(source / "search_index"),
+                                  "top_k": 2}
+    _copy_tool_offer(out / "nothing_here", tmp_path)  # an input without tools.json: nothing written
+    assert not (tmp_path / "tools.json").exists()
