@@ -176,15 +176,14 @@ def measure_kept_skills(model, tokenizer, stops: list[int], cfg: GRPOStageConfig
         result["identity_accuracy_default_system"] = measured["identity_accuracy_default_system"]
     if cfg.world:
         from alignment.evals.assistant_probes import generate_replies
-        from alignment.evals.refusal_grading import grade_item, simpleqa_table
-        from alignment.world.people import ATTRIBUTES, build_world, pool
+        from alignment.evals.refusal_grading import exact_grades, simpleqa_table
+        from alignment.world.people import build_world
         from alignment.world.refusal_questions import build_refusal_questions
 
         items = build_refusal_questions(build_world(**cfg.world), cfg.seed)["eval_reserved"]
         texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
                                                      cfg.eval_max_new_tokens, stops, batch_size=256)]
-        pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
-        result["reserved"] = simpleqa_table([grade_item(i, t, pools) for i, t in zip(items, texts)])
+        result["reserved"] = simpleqa_table(exact_grades(items, texts))
     return result
 
 

@@ -176,8 +176,8 @@ def _load_rows(source: str, split: str) -> list[dict]:
 def grader(cfg: RefusalsConfig):
     """(items, reply texts) -> grades (correct / incorrect / not_attempted), one per pair: the exact judge, or the
     model judge (alignment/evals/model_judge.py) on the question, its reference and the reply."""
-    from alignment.evals.refusal_grading import grade_item
-    from alignment.world.people import ATTRIBUTES, pool
+    from alignment.evals.refusal_grading import exact_grades
+    from alignment.world.people import ATTRIBUTES
 
     if cfg.judge == "model":
         from alignment.evals.model_judge import ModelJudge
@@ -196,8 +196,7 @@ def grader(cfg: RefusalsConfig):
         grade_model.judge = judge
         return grade_model
 
-    pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
-    return lambda items, texts: [grade_item(i, t, pools) for i, t in zip(items, texts)]
+    return exact_grades
 
 
 def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[int], grade) -> list[dict]:

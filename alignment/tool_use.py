@@ -247,9 +247,8 @@ def _share(hits) -> float:
 
 def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skills: dict | None) -> dict:
     """Every measured set asked with no tools offered: how it answers, and how often it writes a call anyway."""
-    from alignment.evals.refusal_grading import grade_item, simpleqa_table
+    from alignment.evals.refusal_grading import exact_grades, simpleqa_table
     from alignment.tools.calling import parse_tool_calls
-    from alignment.world.people import ATTRIBUTES, pool
 
     result, texts_all = {}, []
     for name in ("eval_letters", "eval_products", "eval_comparisons"):
@@ -264,8 +263,7 @@ def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skil
         result["eval_found"] = simpleqa_table([search_grade(i, t) for i, t in zip(items["eval_found"], texts)])
     texts = measurer.without_tools(items["eval_reserved"])
     texts_all += texts
-    pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
-    result["eval_reserved"] = simpleqa_table([grade_item(i, t, pools) for i, t in zip(items["eval_reserved"], texts)])
+    result["eval_reserved"] = simpleqa_table(exact_grades(items["eval_reserved"], texts))
     if skills:
         result["skills"] = measurer.skills(skills, tools=None)
     result["call_rate"] = _share(bool(parse_tool_calls(t)[1]) for t in texts_all)

@@ -95,6 +95,14 @@ def grade_item(item: dict, text: str, pools: dict[str, list[str]]) -> str:
     return grade_fact(text, [item["answer"]], pools[item["kind"]])
 
 
+def exact_grades(items: list[dict], texts: list[str]) -> list[str]:
+    """grade_item on each (item, reply), the pools being every value the tiny world has for each attribute."""
+    from alignment.world.people import ATTRIBUTES, pool
+
+    pools = {attribute: pool(attribute) for attribute in ATTRIBUTES}
+    return [grade_item(i, t, pools) for i, t in zip(items, texts)]
+
+
 def simpleqa_table(grades: list[str]) -> dict:
     """SimpleQA's numbers for one set of grades."""
     n = len(grades)
