@@ -26,10 +26,10 @@ class PeakTreeMemory:
 
     ru_maxrss would give only the largest single process, not the sum of concurrent ones. The sum of RSS
     is an upper bound: pages a forked child shares with its parent (datatrove's extractor sandbox is a
-    fork of a worker holding the 0.6 GB URL lists) count in both. PSS would split them, but reading
+    fork of a datatrove worker) count in both. PSS would split them, but reading
     /proc/PID/smaps_rollup of a 1 GB process costs ~90 ms of kernel time: sampled 5 times a second it
     slowed the 2-core corpus run by ~10%. RSS costs ~0.1 ms a process.
-    A 0.2 s period catches the plateaus that matter (the URL blocklists load for seconds per worker).
+    A 0.2 s period catches the plateaus that matter (a worker's models and word lists load for seconds).
     """
 
     def __init__(self, period_s: float = 0.2):

@@ -74,8 +74,8 @@ def build_executors(stages: list[tuple[str, list, int]], kind: str, workers: int
             kwargs.setdefault("workers", workers)
         else:
             # A stage of one task still runs in a worker process where the recipe has workers to spare. datatrove runs
-            # a one-worker stage in this process, which then holds its blocks' data (the URL filter's block lists,
-            # 0.6 GB of small objects) to the end: one WARC file took 32 s so, 20-22 s in a worker (this Zen 4).
+            # a one-worker stage in this process, which then holds its blocks' data (the URL filter's block lists
+            # were 0.6 GB of small objects then) to the end: one WARC file took 32 s so, 20-22 s in a worker (this Zen 4).
             # And a later stage's pool pickles the executor with its dependencies, whose blocks then hold a loaded
             # fastText model, which cannot be pickled: the run failed at the buckets stage.
             kwargs["workers"] = min(workers, max(tasks, 2))

@@ -58,3 +58,56 @@ def test_url_filter_blocks_extra_domains_and_banned_words_without_network(monkey
     assert block.filter(Document(text="x", id="1", metadata={"url": "https://spam-farm.example.net/a"})) == (False, "subdomain")
     assert block.filter(Document(text="x", id="2", metadata={"url": "https://shop.example.com/cheap-viagra"}))[0] is False
     assert block.filter(Document(text="x", id="3", metadata={"url": "https://news.example.org/town-fair"})) is True
+
+
+def test_hashed_block_list_reads_a_list_as_datatrove_does(tmp_path):
+    """Stripped lines, '#' lines skipped, extra entries beside the file; rebuilt when the list is newer."""
+    import os
+
+    from datatrove.pipeline.filters.url_filter import get_list
+
+    from data_pipelines.url_filter import hashed_list_path, load_hashed_list
+
+    listed = tmp_path / "domains"
+    listed.write_text("# a comment line\nspam.example.net\n  padded.example.org \nxn--bcher-kva.example\n\n")
+    ours = load_hashed_list(listed, extra={"extra.example.com"})
+    theirs = get_list(str(tmp_path), "domains", {"extra.example.com"}, do_normalize=False)
+    for text in ["spam.example.net", "padded.example.org", "xn--bcher-kva.example", "extra.example.com", "",
+                 "# a comment line", "example.net", "spam.example.net.", "SPAM.example.net", "other.example.org"]:
+        assert (text in ours) == (text in theirs), text
+    assert len(ours) == len(theirs)
+
+    listed.write_text("later.example.net\n")
+    os.utime(listed, (hashed_list_path(listed).stat().st_mtime + 10,) * 2)  # the list changed after the hashes
+    assert "later.example.net" in load_hashed_list(listed, extra=set())
+    assert "spam.example.net" not in load_hashed_list(listed, extra=set())
+
+
+def test_url_filter_decides_as_datatrove_on_its_real_block_lists():
+    """The same verdicts as datatrove's own URLFilter (Python sets of the 4.56 M domains) on listed domains,
+    subdomains of them, listed URLs and clean URLs."""
+    import random
+
+    from datatrove.pipeline.filters import URLFilter
+    from tldextract import TLDExtract
+
+    from data_pipelines.url_filter import OfflineURLFilter
+
+    ours = OfflineURLFilter(extra_domains=["spam-farm.example.net"])
+    theirs = URLFilter(extra_domains=["spam-farm.example.net"])
+    theirs.tldextractor = TLDExtract(suffix_list_urls=())  # offline, as ours
+    ours.download_data(), theirs.download_data()
+    rng = random.Random(0)
+    domains = rng.sample(sorted(theirs.block_listed_domains), 300)
+    urls = rng.sample(sorted(theirs.block_listed_url), 100)
+    candidates = ([f"https://{d}/page" for d in domains] + [f"http://shop.{d}/" for d in domains[:100]]
+                  + [f"http://{u}" for u in urls] + [f"https://{u}" for u in urls]
+                  + ["https://spam-farm.example.net/a", "https://news.example.org/town-fair",
+                     "https://en.wikipedia.org/wiki/Cello", "https://velmora-quist.example.com/about"])
+    verdicts = []
+    for n, url in enumerate(candidates):
+        doc = Document(text="x", id=str(n), metadata={"url": url})
+        verdicts.append(ours.filter(doc))
+        assert verdicts[-1] == theirs.filter(doc), url
+    assert sum(v is True for v in verdicts) >= 3 and sum(v is not True for v in verdicts) >= 300
+    assert len(ours.block_listed_domains) == len(theirs.block_listed_domains)

@@ -13,7 +13,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
-FAST = ["--url_filter", "false", "--tasks", "1", "--workers", "1"]  # the block lists take ~15 s to load
+FAST = ["--url_filter", "false", "--tasks", "1", "--workers", "1"]  # one task: a few seconds less of start-up
 
 
 @pytest.fixture(scope="module")
