@@ -50,7 +50,7 @@ demo: install
 	    if [ -f runs/tiny/tool_use/tools.json ]; then $(TOOL_CHAT) "$$q" || exit 1; else $(CHAT) "$$q" 2>/dev/null || exit 1; fi; done
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25   # the slowest tests, so that every CI log shows where its time goes
 
 clean:
 	rm -rf runs .pytest_cache
