@@ -46,9 +46,23 @@ class GRPOStageConfig(AssistantTrainingFields):
         "help": "The column with the problem: a string (the user's message) or a list of chat messages (a final "
                 "assistant message, a worked solution, is dropped: GRPO finds its own)."})
     answer_column: str = field(default="answer", metadata={"help": "The column with the verifiable answer."})
+    answer_pattern: str | None = field(default=None, metadata={
+        "help": "A regular expression whose first group is the answer inside the answer column (GSM8K's worked "
+                "solutions end '#### 72': '####\\s*(.+)$'); None: the whole column."})
+    unreadable_answers: str = field(default="error", metadata={
+        "help": "A row whose answer the pattern does not match, or that the answer check cannot read: error (a "
+                "one-line error naming the row) or skip (counted in metrics.json; for large hub sets)."})
+    problem_system_message: str | None = field(default=None, metadata={
+        "help": "A system message put before every problem (e.g. how to give the final answer); None: the rows' own."})
     max_problems: int | None = field(default=None, metadata={"help": "Practise on at most this many (None: all)."})
     heldout: str | None = field(default="runs/tiny/sft/conversations/eval_word_problems.jsonl", metadata={
         "help": "Held-out problems (same columns) measured before and after; None: no measurement."})
+    heldout_split: str = field(default="test", metadata={"help": "The split of a hub dataset given as heldout."})
+    max_heldout: int | None = field(default=None, metadata={
+        "help": "Measure greedy accuracy on at most this many held-out problems (None: all)."})
+    use_vllm_if_available: bool = field(default=False, metadata={
+        "help": "Generate with vLLM in colocate mode when a GPU and vllm are present (TRL's use_vllm + vllm_mode); "
+                "off, with one line saying why, elsewhere."})
     rewards: list[str] = field(default_factory=lambda: ["accuracy", "format"], metadata={
         "help": "Rewards from alignment/rewards.py (accuracy, format, tool_success, length, repetition) or dotted "
                 "import paths; weighed by TRL's reward_weights."})
@@ -73,6 +87,18 @@ class GRPOStageConfig(AssistantTrainingFields):
         from alignment.rewards import resolve_rewards
 
         resolve_rewards(self.rewards, [])  # a name that is no reward is an error before anything loads
+        if self.unreadable_answers not in ("error", "skip"):
+            raise RecipeError(f"unreadable_answers: expected error or skip, got {self.unreadable_answers!r}")
+        if self.answer_pattern is not None:
+            import re
+
+            try:
+                pattern = re.compile(self.answer_pattern)
+            except re.error as e:
+                raise RecipeError(f"answer_pattern: not a regular expression ({e}): {self.answer_pattern!r}") from None
+            if pattern.groups < 1:
+                raise RecipeError(f"answer_pattern: needs a group around the answer, as in '####\\s*(.+)$': "
+                                  f"{self.answer_pattern!r}")
         if not 1 <= self.pass_k <= self.samples_per_problem:
             raise RecipeError(f"pass_k: must be between 1 and samples_per_problem ({self.samples_per_problem}), "
                               f"got {self.pass_k}")
@@ -80,17 +106,26 @@ class GRPOStageConfig(AssistantTrainingFields):
 
 # --- problems --------------------------------------------------------------------------------------
 
-def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None) -> list[dict]:
-    """[{"prompt": [messages], "answer": str}]: each row's problem as chat messages and its answer as text."""
+def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None, split: str | None = None,
+                  skipped: list[str] | None = None) -> list[dict]:
+    """[{"prompt": [messages], "answer": str}]: each row's problem as chat messages and its answer as text (the
+    answer_pattern's group where the recipe has one). A row with no readable answer is an error, or is skipped with
+    its reason appended to `skipped` (unreadable_answers: skip)."""
+    import re
+
     import datasets
 
+    from alignment.rewards import ANSWER_REWARDS, reference_problem
+
+    pattern = re.compile(cfg.answer_pattern, re.MULTILINE) if cfg.answer_pattern else None
+    checked = [r for r in cfg.rewards if r in ANSWER_REWARDS]
     path = Path(source)
     try:
         if path.is_file():
             kind = "parquet" if path.suffix == ".parquet" else "json"
             rows = datasets.load_dataset(kind, data_files=str(path), split="train")
         else:
-            rows = datasets.load_dataset(source, cfg.problems_config, split=cfg.problems_split)
+            rows = datasets.load_dataset(source, cfg.problems_config, split=split or cfg.problems_split)
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
         raise RecipeError(f"problems: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
     for column in (cfg.prompt_column, cfg.answer_column):
@@ -113,7 +148,23 @@ def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None) -
         if not prompt or answer is None or str(answer).strip() == "":
             raise RecipeError(f"{source}: row {number}: expected a problem in {cfg.prompt_column!r} and an answer in "
                               f"{cfg.answer_column!r}")
-        problems.append({"prompt": prompt, "answer": str(answer)})
+        answer, problem = str(answer).strip(), None
+        if pattern is not None:
+            found = pattern.search(answer)
+            if found:
+                answer = found.group(1).strip()
+            else:
+                problem = f"answer_pattern {cfg.answer_pattern!r} does not match the answer {answer[-60:]!r}"
+        problem = problem or (checked and reference_problem(answer, checked)) or None
+        if problem:
+            if cfg.unreadable_answers == "error":
+                raise RecipeError(f"{source}: row {number}: {problem}")
+            if skipped is not None:
+                skipped.append(f"row {number}: {problem}")
+            continue
+        if cfg.problem_system_message and prompt[0]["role"] != "system":
+            prompt = [{"role": "system", "content": cfg.problem_system_message}] + prompt
+        problems.append({"prompt": prompt, "answer": answer})
     return problems
 
 
@@ -131,8 +182,9 @@ def measure_problems(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, p
     """Greedy accuracy on every held-out problem; pass@1, pass@k and each problem's success rate over
     `samples_per_problem` samples (temperature `measure_temperature`) on the first `measure_problems`."""
     from alignment.evals.assistant_probes import generate_replies
-    from alignment.rewards import accuracy
+    from alignment.rewards import answer_checker
 
+    accuracy = answer_checker(cfg.rewards)  # graded as the recipe's reward grades
     prompts = [p["prompt"] for p in problems]
     answers = [p["answer"] for p in problems]
     greedy = generate_replies(model, tokenizer, prompts, max_new_tokens, stops, batch_size=256)
@@ -246,20 +298,20 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
-    train_problems = load_problems(cfg.problems, cfg, cfg.max_problems)
-    heldout = load_problems(cfg.heldout, cfg) if cfg.heldout else []
-    if "accuracy" in cfg.rewards:
-        from alignment.rewards import check_references
-
-        check_references([p["answer"] for p in train_problems], cfg.problems)
-        check_references([p["answer"] for p in heldout], cfg.heldout)
+    skipped: dict[str, list[str]] = {"problems": [], "heldout": []}
+    train_problems = load_problems(cfg.problems, cfg, cfg.max_problems, skipped=skipped["problems"])
+    heldout = load_problems(cfg.heldout, cfg, cfg.max_heldout, cfg.heldout_split, skipped["heldout"]) \
+        if cfg.heldout else []
+    for name, reasons in skipped.items():
+        if reasons:
+            print(f"grpo: {len(reasons)} {name} skipped (unreadable_answers: skip), the first: {reasons[0]}")
     with StageRun("grpo", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("grpo")
         model, tokenizer, chat, stops = prepare_model(cfg, precision)
         # the settings first: trainer_arguments points trackio at its folder, which TRL's GRPO module reads on import
         settings = {**trainer_settings(cfg, out, precision), "data_seed": cfg.seed,
-                    "activation_checkpointing": cfg.gradient_checkpointing}
+                    "activation_checkpointing": cfg.gradient_checkpointing, **vllm_settings(cfg)}
         from trl import GRPOConfig, GRPOTrainer
 
         args = trainer_arguments(GRPOConfig, settings, cfg)
@@ -314,6 +366,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
             "parameters": n_params,
             "precision": precision,
             "train_problems": len(train),
+            "skipped_problems": {name: len(reasons) for name, reasons in skipped.items()},
             "global_step": trainer.state.global_step,
             "num_generations": args.num_generations,
             "rewards": cfg.rewards,
@@ -329,6 +382,23 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         })
     _print_table(record, cfg, out)
     return record
+
+
+def vllm_settings(cfg: GRPOStageConfig) -> dict:
+    """TRL's vLLM fields for use_vllm_if_available: colocate (vLLM shares the training GPUs: no server to start)
+    where CUDA and vllm are both present; nothing, and a line saying why, elsewhere."""
+    if not cfg.use_vllm_if_available:
+        return {}
+    import importlib.util
+
+    import torch
+
+    missing = ("no CUDA GPU" if not torch.cuda.is_available() else
+               "vllm is not installed" if importlib.util.find_spec("vllm") is None else None)
+    if missing:
+        print(f"grpo: generating with transformers, not vLLM: {missing}", flush=True)
+        return {}
+    return {"use_vllm": True, "vllm_mode": "colocate"}
 
 
 def _copy_tool_offer(source: Path, out: Path) -> None:

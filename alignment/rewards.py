@@ -7,7 +7,10 @@ turns, the tool results between them); the reward reads the last assistant turn.
 
     accuracy     1 when the final answer is the reference: the number after "The answer is" (the tiny world's
                  trained form) equal to the integer answer; other answers through math-verify (real math sets)
+    math_accuracy 1 when math-verify finds the reference in the reply (its \\boxed{} answer, else its last
+                 number), integers included: for real models, which answer in their own words (GSM8K)
     format       1 when the reply ends with exactly one "The answer is N." (one final answer, in the trained form)
+    boxed_format  1 when the reply holds exactly one \\boxed{...}, after its reasoning (the form math prompts ask for)
     tool_success 1 when every tool call of the completion ran (its result is no "Error: ..."), None without calls
     length       0 for a reply that ended, -1 for one cut at max_completion_length (no end of turn)
     repetition   -(share of repeated 3-grams of words): "the the the the" loses, a plain solution loses nothing
@@ -51,6 +54,11 @@ def accuracy(completions, answer, **kwargs) -> list[float]:
     return rewards
 
 
+def math_accuracy(completions, answer, **kwargs) -> list[float]:
+    """1.0 when math-verify finds the reference answer in the reply, else 0.0."""
+    return [_math_verify(completion_text(c), str(reference)) for c, reference in zip(completions, answer)]
+
+
 def _math_verify(text: str, reference: str) -> float:
     try:
         from math_verify import parse, verify
@@ -62,19 +70,33 @@ def _math_verify(text: str, reference: str) -> float:
     return float(verify(gold, parse(text)))
 
 
-def check_references(answers: list[str], source: str) -> None:
-    """Every reference answer `accuracy` can check: an integer, or one math-verify reads; else a one-line error
-    naming the record (a reward that can never pay would train on noise)."""
+ANSWER_REWARDS = ("accuracy", "math_accuracy")  # the rewards that check a reference answer
+
+
+def answer_checker(rewards: list[str]):
+    """The reward the measurements grade with: the recipe's answer check (math_accuracy where it names it)."""
+    return math_accuracy if "math_accuracy" in rewards else accuracy
+
+
+def reference_problem(reference: str, rewards: list[str]) -> str | None:
+    """Why the answer checks of `rewards` could never pay on this reference answer, or None when they can (an
+    integer for `accuracy`, anything math-verify reads)."""
+    if "math_accuracy" not in rewards and _is_integer(reference):
+        return None
+    try:
+        from math_verify import parse
+    except ImportError:
+        return f"the answer {reference!r} needs math-verify to be checked (pip install math-verify)"
+    return None if parse(reference) else f"math-verify cannot read the answer {reference!r}"
+
+
+def check_references(answers: list[str], source: str, rewards: tuple | list = ("accuracy",)) -> None:
+    """Every reference answer the recipe's answer check can read, else a one-line error naming the record (a reward
+    that can never pay would train on noise)."""
     for number, reference in enumerate(answers):
-        if _is_integer(reference):
-            continue
-        try:
-            from math_verify import parse
-        except ImportError:
-            raise RecipeError(f"{source}: row {number}: the answer {reference!r} is no integer, and checking it "
-                              "needs math-verify (pip install math-verify)") from None
-        if not parse(reference):
-            raise RecipeError(f"{source}: row {number}: math-verify cannot read the answer {reference!r}")
+        problem = reference_problem(reference, rewards)
+        if problem:
+            raise RecipeError(f"{source}: row {number}: {problem}")
 
 
 def format_reward(completions, **kwargs) -> list[float]:
@@ -83,6 +105,19 @@ def format_reward(completions, **kwargs) -> list[float]:
     for completion in completions:
         text = completion_text(completion)
         rewards.append(float(text.count("The answer is") == 1 and _FINAL.search(text) is not None))
+    return rewards
+
+
+_BOXED = re.compile(r"\\boxed\{")
+
+
+def boxed_format(completions, **kwargs) -> list[float]:
+    """1.0 when the reply holds exactly one \\boxed{...} answer and something before it (its reasoning)."""
+    rewards = []
+    for completion in completions:
+        text = completion_text(completion)
+        boxes = list(_BOXED.finditer(text))
+        rewards.append(float(len(boxes) == 1 and bool(text[:boxes[0].start()].strip())))
     return rewards
 
 
@@ -118,7 +153,8 @@ def repetition(completions, **kwargs) -> list[float]:
     return rewards
 
 
-REWARDS = {"accuracy": accuracy, "format": format_reward, "tool_success": tool_success, "length": length_reward,
+REWARDS = {"accuracy": accuracy, "math_accuracy": math_accuracy, "format": format_reward,
+           "boxed_format": boxed_format, "tool_success": tool_success, "length": length_reward,
            "repetition": repetition}
 NEEDS_STOP_IDS = {"length"}  # made for the model: they need its end-of-turn ids
 

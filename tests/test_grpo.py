@@ -130,3 +130,66 @@ def test_a_tool_trained_input_model_stays_one(tmp_path):
                                   "top_k": 2}
     _copy_tool_offer(out / "nothing_here", tmp_path)  # an input without tools.json: nothing written
     assert not (tmp_path / "tools.json").exists()
+
+
+# --- the real-model recipe: Qwen2.5-0.5B-Instruct on GSM8K, on a local stand-in ---------------------------------
+
+def gsm8k_rows(n: int, last: str | None = None) -> list[dict]:
+    """Rows in GSM8K's layout: a question, and a worked solution that ends '#### <answer>'."""
+    rows = [{"question": f"Mia has {a} pens and buys {b} more. How many pens does she have?",
+             "answer": f"Mia has {a} pens.\nShe buys {b}, so {a} + {b} = <<{a}+{b}={a + b}>>{a + b}.\n#### {a + b}"}
+            for a, b in ((3 + i % 7, 2 + i % 5) for i in range(n))]
+    if last is not None:
+        rows[-1]["answer"] = last
+    return rows
+
+
+def test_gsm8k_answers_are_read_from_their_solutions_and_unreadable_ones_named_or_skipped(tmp_path):
+    cfg = GRPOStageConfig(prompt_column="question", answer_pattern=r"####\s*(.+)$", rewards=["math_accuracy"],
+                          problem_system_message="Put your final answer within \\boxed{}.")
+    problems = load_problems(str(write_jsonl(tmp_path / "g.jsonl", gsm8k_rows(3))), cfg)
+    assert [p["answer"] for p in problems] == ["5", "7", "9"]
+    assert problems[0]["prompt"][0] == {"role": "system", "content": "Put your final answer within \\boxed{}."}
+    assert problems[0]["prompt"][1]["content"].startswith("Mia has 3 pens")
+
+    no_mark = write_jsonl(tmp_path / "h.jsonl", gsm8k_rows(3, last="She has nine pens."))
+    with pytest.raises(RecipeError, match=r"h.jsonl: row 2: answer_pattern .* does not match the answer"):
+        load_problems(str(no_mark), cfg)
+    unreadable = write_jsonl(tmp_path / "u.jsonl", gsm8k_rows(3, last="So it is unknown.\n#### ???"))
+    with pytest.raises(RecipeError, match=r"u.jsonl: row 2: math-verify cannot read the answer '\?\?\?'"):
+        load_problems(str(unreadable), cfg)
+    skip = GRPOStageConfig(prompt_column="question", answer_pattern=r"####\s*(.+)$", rewards=["math_accuracy"],
+                           unreadable_answers="skip")
+    skipped = []
+    assert len(load_problems(str(unreadable), skip, skipped=skipped)) == 2
+    assert skipped == ["row 2: math-verify cannot read the answer '???'"]
+    with pytest.raises(RecipeError, match="answer_pattern: needs a group"):
+        GRPOStageConfig(answer_pattern="####.+")
+    with pytest.raises(RecipeError, match="unreadable_answers: expected error or skip"):
+        GRPOStageConfig(unreadable_answers="drop")
+
+
+@pytest.mark.slow
+def test_qwen_gsm8k_recipe_on_a_qwen2_standin_for_two_steps(tmp_path):
+    from tests.test_sft import qwen_standin
+
+    base = qwen_standin(tmp_path / "qwen_standin")
+    problems = write_jsonl(tmp_path / "gsm8k_train.jsonl", gsm8k_rows(24))
+    heldout = write_jsonl(tmp_path / "gsm8k_test.jsonl", gsm8k_rows(6))
+    out = tmp_path / "qwen_grpo"
+    proc = run_cli("grpo", "--config", "recipes/qwen2.5-0.5b/grpo.yaml", "--model_name_or_path", base,
+                   "--output_dir", out, "--problems", problems, "--heldout", heldout, "--max_heldout", "4",
+                   "--num_generations", "4", "--per_device_train_batch_size", "8",
+                   "--gradient_accumulation_steps", "1", "--max_completion_length", "12", "--measure_problems", "2",
+                   "--samples_per_problem", "4", "--pass_k", "2", "--eval_max_new_tokens", "8", "--max_steps", "2",
+                   "--gradient_checkpointing", "false", "--precision", "fp32", "--report_to", "[]",
+                   "--logging_steps", "1")
+    assert "generating with transformers, not vLLM: no CUDA GPU" in proc.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and metrics["train_problems"] == 24
+    assert metrics["skipped_problems"] == {"problems": 0, "heldout": 0}
+    assert metrics["before"]["problems"] == 4 and metrics["after"]["sampled_problems"] == 2
+    assert [set(h) >= {"rewards/math_accuracy/mean", "rewards/boxed_format/mean"}
+            for h in metrics["training_log"]] == [True, True]
+    recipe = (out / "recipe.yaml").read_text()
+    assert "Qwen" not in json.dumps(metrics["base_model"]) and "answer_pattern" in recipe

@@ -66,3 +66,15 @@ def test_a_reference_answer_accuracy_cannot_check_is_a_one_line_error():
     check_references(["36", "$\\frac{1}{2}$"], "p.jsonl")
     with pytest.raises(RecipeError, match="p.jsonl: row 1: math-verify cannot read the answer 'see above'"):
         check_references(["36", "see above"], "p.jsonl")
+
+
+def test_math_accuracy_and_the_boxed_form_for_real_models():
+    from alignment.rewards import boxed_format, math_accuracy
+
+    replies = ["She has 3 + 2 = 5 pens. \\boxed{5}", "The total is 5.", "\\boxed{5}", "So \\boxed{5} or \\boxed{6}",
+               "Mia has 7 pens. \\boxed{7}", [{"role": "assistant", "content": "3 + 2 = 5, so \\boxed{5}"}]]
+    assert math_accuracy(replies, ["5"] * 6) == [1.0, 1.0, 1.0, 0.0, 0.0, 1.0]
+    assert boxed_format(replies) == [1.0, 0.0, 0.0, 0.0, 1.0, 1.0]  # one box, after some reasoning
+    # `accuracy` keeps the tiny world's trained form for integers: a bare box is not "The answer is 5."
+    assert accuracy(["\\boxed{5}"], ["5"]) == [0.0]
+    assert resolve_rewards(["math_accuracy", "boxed_format"], [0]) == [math_accuracy, boxed_format]

@@ -181,15 +181,14 @@ def test_smollm2_recipe_on_a_base_without_chat_template(standin_without_template
     assert ids.count(tokenizer.convert_tokens_to_ids("<|im_start|>")) == 1
 
 
-def test_qwen_lora_recipe_on_a_qwen2_standin_merges_its_adapters(chat_file, tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+def qwen_standin(base):
+    """A Qwen2.5-like model dir at `base`: Qwen2 architecture, ChatML tokens, and Qwen2.5's own template (no
+    generation markers), micro-sized and random: it stands in for Qwen/Qwen2.5-0.5B(-Instruct) in the recipes' tests."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
     from trl.chat_template_utils import qwen2_5_chat_template
 
     from tests.test_tokenizer import world_documents
-
-    # a Qwen2.5-like base: Qwen2 architecture, ChatML tokens, and Qwen2.5's own template (no generation markers)
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -200,12 +199,18 @@ def test_qwen_lora_recipe_on_a_qwen2_standin_merges_its_adapters(chat_file, tmp_
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
                                         chat_template=qwen2_5_chat_template)
-    base = tmp_path / "qwen_standin"
     Qwen2ForCausalLM(Qwen2Config(vocab_size=448, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                  num_key_value_heads=1, intermediate_size=64, max_position_embeddings=256,
                                  eos_token_id=tokenizer.eos_token_id)).save_pretrained(base)
     tokenizer.save_pretrained(base)
+    return base
 
+
+def test_qwen_lora_recipe_on_a_qwen2_standin_merges_its_adapters(chat_file, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl.chat_template_utils import qwen2_5_chat_template
+
+    base = qwen_standin(tmp_path / "qwen_standin")
     out = tmp_path / "qwen_lora"
     proc = run_cli(*real_recipe("recipes/qwen2.5-0.5b/sft_lora.yaml", base, chat_file, out))
     assert "TRL's training variant" in proc.stdout
