@@ -288,12 +288,53 @@ def plot_success_rates(before: list[int], after: list[int], n: int, path: Path) 
 
 # --- the stage -------------------------------------------------------------------------------------
 
+def grpo_arguments(cfg: GRPOStageConfig, out: Path, precision: str):
+    """TRL's GRPOConfig for the recipe: the shared trainer settings, then every GRPOConfig field it sets."""
+    from alignment.training import trainer_arguments, trainer_settings
+
+    # the settings first: trainer_arguments points trackio at its folder, which TRL's GRPO module reads on import
+    settings = {**trainer_settings(cfg, out, precision), "data_seed": cfg.seed,
+                "activation_checkpointing": cfg.gradient_checkpointing, **vllm_settings(cfg)}
+    from trl import GRPOConfig
+
+    return trainer_arguments(GRPOConfig, settings, cfg)
+
+
+def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, stops: list[int], train, precision: str):
+    """(TRL's GRPOTrainer on `train`, its tokens/s callback, the tokenizer's document EOS). The tokenizer's EOS
+    becomes the end of turn while it trains (restore_tokenizer undoes it)."""
+    from trl import GRPOTrainer
+
+    from alignment.rewards import resolve_rewards
+    from alignment.sft_training import lora_config
+    from alignment.training import TokensPerSecond, trainer_optimizers
+
+    # TRL stops a completion at the tokenizer's EOS: for a chat model that is the end of its turn
+    # (the stop ids hold the document EOS too: [<|endoftext|>, <|im_end|>] for ours)
+    turn_stops = [t for t in stops if t != tokenizer.eos_token_id] or stops
+    document_eos = tokenizer.eos_token
+    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(turn_stops[0])
+    tokenizer.padding_side = "left"
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"grpo: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), {len(train)} problems, "
+          f"{args.num_generations} solutions each, rewards {', '.join(cfg.rewards)}; {precision}", flush=True)
+    speed = TokensPerSecond(None, n_params, args.max_completion_length, model.config)
+    trainer = GRPOTrainer(model=model, reward_funcs=resolve_rewards(cfg.rewards, stops), args=args,
+                          train_dataset=train, processing_class=tokenizer, peft_config=lora_config(cfg),
+                          callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
+    return trainer, speed, document_eos
+
+
+def restore_tokenizer(tokenizer, document_eos: str) -> None:
+    """The document EOS and right padding that build_grpo_trainer swapped out, back for saving and measuring."""
+    tokenizer.eos_token = document_eos
+    tokenizer.padding_side = "right"
+
+
 def run_grpo(cfg: GRPOStageConfig) -> dict:
     from alignment.metrics import PhaseClock, StageRun
-    from alignment.rewards import resolve_rewards
-    from alignment.sft_training import lora_config, prepare_model, save_assistant, start_over_if_changed
-    from alignment.training import (TokensPerSecond, last_checkpoint, resolve_precision, trainer_arguments,
-                                    trainer_optimizers, trainer_settings)
+    from alignment.sft_training import prepare_model, save_assistant, start_over_if_changed
+    from alignment.training import last_checkpoint, resolve_precision
     from alignment.recipe import to_yaml
 
     out = Path(cfg.output_dir)
@@ -309,12 +350,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("grpo")
         model, tokenizer, chat, stops = prepare_model(cfg, precision)
-        # the settings first: trainer_arguments points trackio at its folder, which TRL's GRPO module reads on import
-        settings = {**trainer_settings(cfg, out, precision), "data_seed": cfg.seed,
-                    "activation_checkpointing": cfg.gradient_checkpointing, **vllm_settings(cfg)}
-        from trl import GRPOConfig, GRPOTrainer
-
-        args = trainer_arguments(GRPOConfig, settings, cfg)
+        args = grpo_arguments(cfg, out, precision)
         budget = args.max_completion_length
         before = measure_problems(model, tokenizer, stops, cfg, heldout, budget) if heldout else {}
         kept_before = measure_kept_skills(model, tokenizer, stops, cfg)
@@ -327,19 +363,8 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
             if args.process_index == 0:
                 start_over_if_changed(cfg, "grpo", out, [json.dumps(train_problems)])
                 (out / "recipe.yaml").write_text(to_yaml(cfg))
-        # TRL stops a completion at the tokenizer's EOS: for a chat model that is the end of its turn
-        # (the stop ids hold the document EOS too: [<|endoftext|>, <|im_end|>] for ours)
-        turn_stops = [t for t in stops if t != tokenizer.eos_token_id] or stops
-        document_eos = tokenizer.eos_token
-        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(turn_stops[0])
-        tokenizer.padding_side = "left"
+        trainer, speed, document_eos = build_grpo_trainer(cfg, args, model, tokenizer, stops, train, precision)
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"grpo: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), {len(train)} problems, "
-              f"{args.num_generations} solutions each, rewards {', '.join(cfg.rewards)}; {precision}", flush=True)
-        speed = TokensPerSecond(None, n_params, budget, model.config)
-        trainer = GRPOTrainer(model=model, reward_funcs=resolve_rewards(cfg.rewards, stops), args=args,
-                              train_dataset=train, processing_class=tokenizer, peft_config=lora_config(cfg),
-                              callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
         resume = last_checkpoint(out / "checkpoints")
         if resume:
             print(f"grpo: resuming from {resume}", flush=True)
@@ -348,8 +373,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         if not trainer.is_world_process_zero():
             return {}
 
-        tokenizer.eos_token = document_eos
-        tokenizer.padding_side = "right"
+        restore_tokenizer(tokenizer, document_eos)
         model = save_assistant(cfg, trainer.model, tokenizer, chat, stops, out)
         _copy_tool_offer(Path(cfg.model_name_or_path), out)
         history = trainer.state.log_history
