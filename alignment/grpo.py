@@ -28,6 +28,7 @@ from typing import ClassVar
 
 from alignment.recipe import RecipeError, stage_main
 from alignment.sft_training import AssistantTrainingFields
+from alignment.tools import TOOLS
 
 
 @dataclass
@@ -60,6 +61,11 @@ class GRPOStageConfig(AssistantTrainingFields):
     heldout_split: str = field(default="test", metadata={"help": "The split of a hub dataset given as heldout."})
     max_heldout: int | None = field(default=None, metadata={
         "help": "Measure greedy accuracy on at most this many held-out problems (None: all)."})
+    tools: list[str] = field(default_factory=list, metadata={
+        "help": "Tools offered while practising and while measuring (the registry's: python, search): TRL runs the "
+                "calls in its rollouts, the measurements in our calling loop; search uses the index the input "
+                "model's tools.json names. []: none."})
+    max_calls: int = field(default=3, metadata={"help": "Tool calls per measured reply, at most."})
     use_vllm_if_available: bool = field(default=False, metadata={
         "help": "Generate with vLLM in colocate mode when a GPU and vllm are present (TRL's use_vllm + vllm_mode); "
                 "off, with one line saying why, elsewhere."})
@@ -164,7 +170,7 @@ def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None, s
             continue
         if cfg.problem_system_message and prompt[0]["role"] != "system":
             prompt = [{"role": "system", "content": cfg.problem_system_message}] + prompt
-        problems.append({"prompt": prompt, "answer": answer})
+        problems.append({"prompt": prompt, "answer": answer, **({"kind": row["kind"]} if row.get("kind") else {})})
     return problems
 
 
@@ -177,25 +183,47 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+def final_replies(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, prompts: list[list[dict]],
+                  max_new_tokens: int, temperature: float | None = None) -> list[dict]:
+    """Each prompt's final reply ({"text": ...}), greedy or sampled; with the recipe's tools offered, through the calling
+    loop (each reply's calls run, their results go back, up to max_calls)."""
+    from alignment.evals.assistant_probes import generate_replies
+
+    if not cfg.tools:
+        return generate_replies(model, tokenizer, prompts, max_new_tokens, stops, batch_size=256,
+                                temperature=temperature)
+    from alignment.tools import tool_schemas
+    from alignment.tools.calling import answer_all_with_tools, run_on_threads
+
+    schemas = tool_schemas(cfg.tools)
+
+    def generate_all(conversations):
+        return [r["text"] for r in generate_replies(model, tokenizer, conversations, max_new_tokens, stops,
+                                                    batch_size=256, temperature=temperature, tools=schemas)]
+
+    exchanges = answer_all_with_tools(generate_all, prompts, cfg.max_calls, offered=cfg.tools,
+                                      run_calls=lambda calls: run_on_threads(calls, 4))
+    return [{"text": e.answer, "calls": len(e.calls)} for e in exchanges]
+
+
 def measure_problems(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, problems: list[dict],
                      max_new_tokens: int) -> dict:
     """Greedy accuracy on every held-out problem; pass@1, pass@k and each problem's success rate over
     `samples_per_problem` samples (temperature `measure_temperature`) on the first `measure_problems`."""
-    from alignment.evals.assistant_probes import generate_replies
     from alignment.rewards import answer_checker
 
     accuracy = answer_checker(cfg.rewards)  # graded as the recipe's reward grades
     prompts = [p["prompt"] for p in problems]
     answers = [p["answer"] for p in problems]
-    greedy = generate_replies(model, tokenizer, prompts, max_new_tokens, stops, batch_size=256)
+    greedy = final_replies(model, tokenizer, stops, cfg, prompts, max_new_tokens)
     right = accuracy([r["text"] for r in greedy], answers)
     sampled_set = problems[:cfg.measure_problems]
     n = cfg.samples_per_problem
     import torch
 
     torch.manual_seed(cfg.seed)
-    samples = generate_replies(model, tokenizer, [p["prompt"] for p in sampled_set for _ in range(n)],
-                               max_new_tokens, stops, batch_size=256, temperature=cfg.measure_temperature)
+    samples = final_replies(model, tokenizer, stops, cfg, [p["prompt"] for p in sampled_set for _ in range(n)],
+                      max_new_tokens, temperature=cfg.measure_temperature)
     hits = accuracy([s["text"] for s in samples], [p["answer"] for p in sampled_set for _ in range(n)])
     counts = [int(sum(hits[i * n:(i + 1) * n])) for i in range(len(sampled_set))]
     return {
@@ -210,7 +238,17 @@ def measure_problems(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, p
         "always_solved": sum(c == n for c in counts),
         "examples": [{"problem": p["prompt"][-1]["content"], "answer": p["answer"], "greedy": g["text"]}
                      for p, g in list(zip(problems, greedy))[:5]],
+        **({"greedy_call_rate": round(sum(g["calls"] > 0 for g in greedy) / len(greedy), 4)} if cfg.tools else {}),
+        **({"greedy_accuracy_by_kind": _by_kind(problems, right)} if any("kind" in p for p in problems) else {}),
     }
+
+
+def _by_kind(problems: list[dict], right: list[float]) -> dict:
+    """Greedy accuracy per problem kind (a `kind` column: letters, products, comparisons for the python questions)."""
+    kinds: dict[str, list[float]] = {}
+    for problem, hit in zip(problems, right):
+        kinds.setdefault(problem.get("kind", "other"), []).append(hit)
+    return {kind: round(sum(hits) / len(hits), 4) for kind, hits in sorted(kinds.items())}
 
 
 def measure_kept_skills(model, tokenizer, stops: list[int], cfg: GRPOStageConfig) -> dict:
@@ -300,10 +338,11 @@ def grpo_arguments(cfg: GRPOStageConfig, out: Path, precision: str):
     return trainer_arguments(GRPOConfig, settings, cfg)
 
 
-def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, stops: list[int], train, precision: str):
+def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops: list[int], train, precision: str):
     """(TRL's GRPOTrainer on `train`, its tokens/s callback, the tokenizer's document EOS). The tokenizer's EOS
     becomes the end of turn while it trains (restore_tokenizer undoes it)."""
     from trl import GRPOTrainer
+    from trl.chat_template_utils import is_chat_template_prefix_preserving
 
     from alignment.rewards import resolve_rewards
     from alignment.sft_training import lora_config
@@ -315,20 +354,32 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, stops: list
     document_eos = tokenizer.eos_token
     tokenizer.eos_token = tokenizer.convert_ids_to_tokens(turn_stops[0])
     tokenizer.padding_side = "left"
+    tools = [TOOLS[name] for name in cfg.tools]
+    if tools and not is_chat_template_prefix_preserving(tokenizer):
+        # TRL's multi-turn rollouts need a prefix-preserving template, and would ask get_training_chat_template
+        # for one, which knows only TRL's own: ours is the training variant, which renders a tool exchange as the
+        # tool_use stage trained it (the inference template drops earlier turns' reasoning blocks)
+        if not chat.training_template:
+            raise RecipeError("tools: the chat template is not prefix-preserving and has no training variant; "
+                              "TRL's multi-turn GRPO needs one (set chat_template)")
+        tokenizer.chat_template = chat.training_template
     n_params = sum(p.numel() for p in model.parameters())
     print(f"grpo: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), {len(train)} problems, "
           f"{args.num_generations} solutions each, rewards {', '.join(cfg.rewards)}; {precision}", flush=True)
     speed = TokensPerSecond(None, n_params, args.max_completion_length, model.config)
     trainer = GRPOTrainer(model=model, reward_funcs=resolve_rewards(cfg.rewards, stops), args=args,
                           train_dataset=train, processing_class=tokenizer, peft_config=lora_config(cfg),
+                          tools=tools or None,
                           callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
     return trainer, speed, document_eos
 
 
-def restore_tokenizer(tokenizer, document_eos: str) -> None:
-    """The document EOS and right padding that build_grpo_trainer swapped out, back for saving and measuring."""
+def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
+    """The document EOS, right padding and inference template that build_grpo_trainer swapped out, back for saving
+    and measuring."""
     tokenizer.eos_token = document_eos
     tokenizer.padding_side = "right"
+    tokenizer.chat_template = chat.inference_template
 
 
 def run_grpo(cfg: GRPOStageConfig) -> dict:
@@ -346,6 +397,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
     for name, reasons in skipped.items():
         if reasons:
             print(f"grpo: {len(reasons)} {name} skipped (unreadable_answers: skip), the first: {reasons[0]}")
+    use_tools(cfg)
     with StageRun("grpo", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("grpo")
@@ -363,7 +415,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
             if args.process_index == 0:
                 start_over_if_changed(cfg, "grpo", out, [json.dumps(train_problems)])
                 (out / "recipe.yaml").write_text(to_yaml(cfg))
-        trainer, speed, document_eos = build_grpo_trainer(cfg, args, model, tokenizer, stops, train, precision)
+        trainer, speed, document_eos = build_grpo_trainer(cfg, args, model, tokenizer, chat, stops, train, precision)
         n_params = sum(p.numel() for p in model.parameters())
         resume = last_checkpoint(out / "checkpoints")
         if resume:
@@ -373,7 +425,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         if not trainer.is_world_process_zero():
             return {}
 
-        restore_tokenizer(tokenizer, document_eos)
+        restore_tokenizer(tokenizer, chat, document_eos)
         model = save_assistant(cfg, trainer.model, tokenizer, chat, stops, out)
         _copy_tool_offer(Path(cfg.model_name_or_path), out)
         history = trainer.state.log_history
@@ -406,6 +458,29 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         })
     _print_table(record, cfg, out)
     return record
+
+
+def use_tools(cfg: GRPOStageConfig) -> None:
+    """The recipe's tools ready to run, before anything loads: python needs a sandbox (never a fallback to running
+    unsandboxed), search the index that the input model's tools.json names."""
+    unknown = sorted(set(cfg.tools) - set(TOOLS))
+    if unknown:
+        raise RecipeError(f"tools: unknown {', '.join(unknown)} (tools: {', '.join(TOOLS)})")
+    if "python" in cfg.tools:
+        from alignment.tools.python_sandbox import SandboxUnavailable, check_sandbox
+
+        try:
+            check_sandbox()
+        except SandboxUnavailable as e:
+            raise RecipeError(f"tools: the python sandbox cannot start here ({e})") from None
+    if "search" in cfg.tools:
+        from alignment.tools import offered_tools, use_search_index
+
+        offer = offered_tools(Path(cfg.model_name_or_path)) or {}
+        if not offer.get("search_index"):
+            raise RecipeError(f"tools: search needs a search index, and {cfg.model_name_or_path} has no tools.json "
+                              "naming one (the tool_use stage writes it)")
+        use_search_index(offer["search_index"], offer.get("top_k", 2))
 
 
 def vllm_settings(cfg: GRPOStageConfig) -> dict:

@@ -9,6 +9,8 @@ turns, the tool results between them); the reward reads the last assistant turn.
                  trained form) equal to the integer answer; other answers through math-verify (real math sets)
     math_accuracy 1 when math-verify finds the reference in the reply (its \\boxed{} answer, else its last
                  number), integers included: for real models, which answer in their own words (GSM8K)
+    first_number 1 when the reply's first number is the reference: the tool_use stage's trained answers lead with it
+                 ("There are 3 r's in 'berry'.", "9.9 is bigger."), after the tool's result
     format       1 when the reply ends with exactly one "The answer is N." (one final answer, in the trained form)
     boxed_format  1 when the reply holds exactly one \\boxed{...}, after its reasoning (the form math prompts ask for)
     tool_success 1 when every tool call of the completion ran (its result is no "Error: ..."), None without calls
@@ -54,6 +56,18 @@ def accuracy(completions, answer, **kwargs) -> list[float]:
     return rewards
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def first_number(completions, answer, **kwargs) -> list[float]:
+    """1.0 when the first number of the reply (commas dropped) is the reference answer, else 0.0."""
+    rewards = []
+    for completion, reference in zip(completions, answer):
+        numbers = _NUMBER.findall(completion_text(completion).replace(",", ""))
+        rewards.append(float(bool(numbers) and numbers[0] == str(reference).strip()))
+    return rewards
+
+
 def math_accuracy(completions, answer, **kwargs) -> list[float]:
     """1.0 when math-verify finds the reference answer in the reply, else 0.0."""
     return [_math_verify(completion_text(c), str(reference)) for c, reference in zip(completions, answer)]
@@ -70,17 +84,19 @@ def _math_verify(text: str, reference: str) -> float:
     return float(verify(gold, parse(text)))
 
 
-ANSWER_REWARDS = ("accuracy", "math_accuracy")  # the rewards that check a reference answer
+ANSWER_REWARDS = ("accuracy", "math_accuracy", "first_number")  # the rewards that check a reference answer
 
 
 def answer_checker(rewards: list[str]):
-    """The reward the measurements grade with: the recipe's answer check (math_accuracy where it names it)."""
-    return math_accuracy if "math_accuracy" in rewards else accuracy
+    """The reward the measurements grade with: the recipe's answer check (accuracy unless it names another)."""
+    return first_number if "first_number" in rewards else math_accuracy if "math_accuracy" in rewards else accuracy
 
 
 def reference_problem(reference: str, rewards: list[str]) -> str | None:
     """Why the answer checks of `rewards` could never pay on this reference answer, or None when they can (an
     integer for `accuracy`, anything math-verify reads)."""
+    if "first_number" in rewards:
+        return None if _NUMBER.fullmatch(reference.strip()) else f"the answer {reference!r} is no number"
     if "math_accuracy" not in rewards and _is_integer(reference):
         return None
     try:
@@ -153,7 +169,7 @@ def repetition(completions, **kwargs) -> list[float]:
     return rewards
 
 
-REWARDS = {"accuracy": accuracy, "math_accuracy": math_accuracy, "format": format_reward,
+REWARDS = {"accuracy": accuracy, "math_accuracy": math_accuracy, "first_number": first_number, "format": format_reward,
            "boxed_format": boxed_format, "tool_success": tool_success, "length": length_reward,
            "repetition": repetition}
 NEEDS_STOP_IDS = {"length"}  # made for the model: they need its end-of-turn ids

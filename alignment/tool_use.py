@@ -426,6 +426,14 @@ def _write_data(out: Path, train: list[dict], items: dict) -> None:
             if name.startswith("eval_"):
                 for row in rows:
                     f.write(json.dumps({"set": name, **row}, ensure_ascii=False) + "\n")
+    # the python questions as problems with a verifiable answer, for GRPO with tools (recipes/tiny/grpo_tools.yaml):
+    # the trained ones to practise on, the held-out ones (words no training question has) to measure
+    for file_name, names in (("python_problems.jsonl", ["train_python"]),
+                             ("python_heldout.jsonl", ["eval_letters", "eval_products", "eval_comparisons"])):
+        with (folder / file_name).open("w", encoding="utf-8") as f:
+            for row in (r for name in names for r in items.get(name, [])):
+                f.write(json.dumps({"question": row["question"], "answer": row["answer"], "kind": row["kind"]},
+                                   ensure_ascii=False) + "\n")
 
 
 def _print_table(record: dict, out: Path) -> None:

@@ -56,7 +56,7 @@ def main() -> int:
     import torch
     from transformers import TrainerCallback
 
-    from alignment.grpo import GRPOStageConfig, build_grpo_trainer, grpo_arguments, load_problems
+    from alignment.grpo import GRPOStageConfig, build_grpo_trainer, grpo_arguments, load_problems, use_tools
     from alignment.recipe import parse_recipe
     from alignment.sft_training import prepare_model
     from alignment.training import resolve_precision
@@ -72,10 +72,11 @@ def main() -> int:
     import datasets
 
     train = datasets.Dataset.from_list(load_problems(cfg.problems, cfg, cfg.max_problems))
-    model, tokenizer, _, stops = prepare_model(cfg, precision)
+    use_tools(cfg)
+    model, tokenizer, chat, stops = prepare_model(cfg, precision)
     args = grpo_arguments(cfg, out, precision)
     torch.manual_seed(cfg.seed)
-    trainer, _, _ = build_grpo_trainer(cfg, args, model, tokenizer, stops, train, precision)
+    trainer, _, _ = build_grpo_trainer(cfg, args, model, tokenizer, chat, stops, train, precision)
 
     seconds: dict[str, float] = defaultdict(float)
     generated = {"tokens": 0}

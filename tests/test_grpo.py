@@ -193,3 +193,42 @@ def test_qwen_gsm8k_recipe_on_a_qwen2_standin_for_two_steps(tmp_path):
             for h in metrics["training_log"]] == [True, True]
     recipe = (out / "recipe.yaml").read_text()
     assert "Qwen" not in json.dumps(metrics["base_model"]) and "answer_pattern" in recipe
+
+
+# --- tools in GRPO: TRL's rollouts run the registry's callables --------------------------------------------------
+
+def test_tools_in_grpo_are_checked_before_anything_loads(tmp_path):
+    from alignment.grpo import use_tools
+
+    with pytest.raises(RecipeError, match="tools: unknown calculator"):
+        use_tools(GRPOStageConfig(tools=["python", "calculator"]))
+    with pytest.raises(RecipeError, match="tools: search needs a search index, and .* has no tools.json"):
+        use_tools(GRPOStageConfig(tools=["search"], model_name_or_path=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_grpo_with_the_python_tool_runs_its_calls_in_the_sandbox(micro_base, tmp_path):
+    """Two steps on letter questions with python offered: TRL's multi-turn rollouts get our training variant (the
+    inference template is not prefix-preserving), the measurements go through our calling loop, and the saved dir
+    has its inference template back."""
+    from tests.conftest import skip_without_sandbox
+
+    skip_without_sandbox()
+    rows = [{"question": f"How many {c}'s are in '{w}'?", "answer": str(w.count(c)), "kind": "letters"}
+            for w, c in (("berry", "r"), ("banana", "a"), ("letter", "t"), ("pepper", "p"))] * 4
+    problems = write_jsonl(tmp_path / "letters.jsonl", rows)
+    out = tmp_path / "grpo_tools"
+    proc = run_cli("grpo", "--config", "recipes/tiny/grpo_tools.yaml", "--model_name_or_path", micro_base,
+                   "--output_dir", out, "--problems", problems, "--heldout", problems, "--tools", "[python]",
+                   "--skills_dir", "null", "--world", "null", "--num_generations", "4",
+                   "--per_device_train_batch_size", "8", "--max_completion_length", "16", "--measure_problems", "2",
+                   "--samples_per_problem", "2", "--pass_k", "2", "--eval_max_new_tokens", "8", "--max_steps", "2",
+                   "--precision", "fp32", "--report_to", "[]", "--logging_steps", "1")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["global_step"] == 2 and "greedy_call_rate" in metrics["before"]
+    assert [set(h) >= {"rewards/first_number/mean", "rewards/tool_success/mean"}
+            for h in metrics["training_log"]] == [True, True]
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(out).chat_template == AutoTokenizer.from_pretrained(micro_base).chat_template
+    assert "greedy_accuracy" in proc.stdout

@@ -78,3 +78,15 @@ def test_math_accuracy_and_the_boxed_form_for_real_models():
     # `accuracy` keeps the tiny world's trained form for integers: a bare box is not "The answer is 5."
     assert accuracy(["\\boxed{5}"], ["5"]) == [0.0]
     assert resolve_rewards(["math_accuracy", "boxed_format"], [0]) == [math_accuracy, boxed_format]
+
+
+def test_first_number_reads_the_answer_a_tool_reply_leads_with():
+    from alignment.rewards import first_number
+
+    tool_turns = [{"role": "assistant", "content": "", "tool_calls": []}, {"role": "tool", "content": "3"},
+                  {"role": "assistant", "content": "There are 3 r's in 'strawberry'."}]
+    replies = ["There are 3 r's in 'strawberry'.", "19.51 is bigger.", "19", "The product is 204,383.", tool_turns,
+               "I count 2 r's, not 3."]
+    assert first_number(replies, ["3", "19.51", "19.51", "204383", "3", "3"]) == [1.0, 1.0, 0.0, 1.0, 1.0, 0.0]
+    with pytest.raises(RecipeError, match="row 1: the answer 'three' is no number"):
+        check_references(["3", "three"], "p.jsonl", ["first_number"])
