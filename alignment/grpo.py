@@ -348,13 +348,10 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops
     from alignment.sft_training import lora_config
     from alignment.training import TokensPerSecond, trainer_optimizers
 
-    # TRL stops a completion at the tokenizer's EOS: for a chat model that is the end of its turn
-    # (the stop ids hold the document EOS too: [<|endoftext|>, <|im_end|>] for ours)
-    turn_stops = [t for t in stops if t != tokenizer.eos_token_id] or stops
     document_eos = tokenizer.eos_token
-    tokenizer.eos_token = tokenizer.convert_ids_to_tokens(turn_stops[0])
+    tokenizer.eos_token = turn_end_token(tokenizer, stops)
     tokenizer.padding_side = "left"
-    tools = [TOOLS[name] for name in cfg.tools]
+    tools = [rollout_tool(name, cfg.tools) for name in cfg.tools]
     if tools and not is_chat_template_prefix_preserving(tokenizer):
         # TRL's multi-turn rollouts need a prefix-preserving template, and would ask get_training_chat_template
         # for one, which knows only TRL's own: ours is the training variant, which renders a tool exchange as the
@@ -363,6 +360,9 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops
             raise RecipeError("tools: the chat template is not prefix-preserving and has no training variant; "
                               "TRL's multi-turn GRPO needs one (set chat_template)")
         tokenizer.chat_template = chat.training_template
+        if not is_chat_template_prefix_preserving(tokenizer):
+            raise RecipeError("tools: neither the chat template nor its training variant is prefix-preserving, which "
+                              "TRL's multi-turn GRPO needs (set chat_template)")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"grpo: {cfg.model_name_or_path} ({n_params / 1e6:.2f} M parameters), {len(train)} problems, "
           f"{args.num_generations} solutions each, rewards {', '.join(cfg.rewards)}; {precision}", flush=True)
@@ -372,6 +372,33 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops
                           tools=tools or None,
                           callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
     return trainer, speed, document_eos
+
+
+def turn_end_token(tokenizer, stops: list[int]) -> str:
+    """The token TRL must stop a completion at (it stops at the tokenizer's EOS): the end of the assistant's turn.
+    Ours is <|im_end|> while the EOS is the document's <|endoftext|>; an instruct model's EOS (Qwen2.5-Instruct's
+    <|im_end|>) already is it."""
+    from alignment.chat_setup import end_of_turn_ids
+
+    turn_ends = sorted(end_of_turn_ids(tokenizer)) or stops
+    if tokenizer.eos_token_id in turn_ends:
+        return tokenizer.eos_token
+    return tokenizer.convert_ids_to_tokens(turn_ends[0])
+
+
+def rollout_tool(name: str, offered: list[str]):
+    """The registry's tool `name` as TRL calls it (`tool(**arguments)`), with the checks of our calling loop: a call
+    with missing or wrong arguments gets the registry's one-line "Error: ..." as its result (which `tool_success`
+    counts), not TRL's "{'error': ...}" from an exception."""
+    import functools
+
+    from alignment.tools import call_tool
+
+    @functools.wraps(TOOLS[name])
+    def tool(**arguments) -> str:
+        return call_tool(name, arguments, offered)
+
+    return tool
 
 
 def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:

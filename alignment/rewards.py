@@ -124,11 +124,11 @@ def format_reward(completions, **kwargs) -> list[float]:
     return rewards
 
 
-_BOXED = re.compile(r"\\boxed\{")
+_BOXED = re.compile(r"\\boxed\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")  # a closed box (one level of braces inside)
 
 
 def boxed_format(completions, **kwargs) -> list[float]:
-    """1.0 when the reply holds exactly one \\boxed{...} answer and something before it (its reasoning)."""
+    """1.0 when the reply holds exactly one closed \\boxed{...} answer and something before it (its reasoning)."""
     rewards = []
     for completion in completions:
         text = completion_text(completion)
@@ -143,7 +143,9 @@ def tool_success(completions, **kwargs) -> list[float | None]:
     for completion in completions:
         results = [m.get("content") or "" for m in completion if m.get("role") == "tool"] \
             if not isinstance(completion, str) else []
-        rewards.append(None if not results else float(not any(r.startswith("Error:") for r in results)))
+        # "Error: ..." from our tools; "{'error': ...}" is TRL's own, for a tool name it does not have
+        failed = any(r.startswith(("Error:", "{'error'")) for r in results)
+        rewards.append(None if not results else float(not failed))
     return rewards
 
 

@@ -35,20 +35,25 @@ class HashedBlockList:
         self.extra = set(extra or ())
 
     def __contains__(self, text) -> bool:
-        if text in self.extra:
-            return True
+        return text in self.extra or self._listed(text)
+
+    def _listed(self, text) -> bool:
         if not isinstance(text, str) or len(self.hashes) == 0:
             return False
         key = np.uint64(_hash(text))
         index = int(np.searchsorted(self.hashes, key))
         return index < len(self.hashes) and self.hashes[index] == key
 
-    def __len__(self) -> int:
-        return len(self.hashes) + len(self.extra)
+    def __len__(self) -> int:  # as the union datatrove builds: an extra entry that is listed counts once
+        return len(self.hashes) + sum(not self._listed(text) for text in self.extra)
 
 
 def hashed_list_path(list_path: str | os.PathLike) -> Path:
-    return Path(f"{list_path}.xxh3_64.npy")
+    """Where the hashes of this version of the list go: its size and modification time are in the name, so a list
+    extracted again with other contents gets new hashes (tar keeps the archive's old timestamps, so "newer than the
+    hashes" would not tell)."""
+    stat = Path(list_path).stat()
+    return Path(f"{list_path}.{stat.st_size}-{stat.st_mtime_ns}.xxh3_64.npy")
 
 
 def build_hashed_list(list_path: str | os.PathLike) -> Path:
@@ -59,7 +64,8 @@ def build_hashed_list(list_path: str | os.PathLike) -> Path:
         entries = parse_list(f, do_normalize=False)
     hashes = np.fromiter(map(_hash, entries), dtype=np.uint64, count=len(entries))
     hashes.sort()  # np.unique took 6.1 s on these 4.56 M hashes, a sort and a mask 0.2 s
-    hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
+    if len(hashes):
+        hashes = hashes[np.concatenate(([True], hashes[1:] != hashes[:-1]))]
     target = hashed_list_path(list_path)
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial.npy")
     np.save(partial, hashes)
@@ -68,20 +74,18 @@ def build_hashed_list(list_path: str | os.PathLike) -> Path:
 
 
 def load_hashed_list(list_path: str | os.PathLike, extra: set[str]) -> HashedBlockList:
-    """The block list at `list_path` as a HashedBlockList, building its hash file first if it is missing or older
-    than the list."""
+    """The block list at `list_path` as a HashedBlockList, building its hash file first if this version of the list
+    has none."""
     from datatrove.io import safely_create_file
 
-    list_path = Path(list_path)
     target = hashed_list_path(list_path)
 
-    def build_if_stale():
-        if not target.exists() or target.stat().st_mtime < list_path.stat().st_mtime:
+    def build_if_missing():
+        if not target.exists():
             build_hashed_list(list_path)
 
-    # the lock makes one task of a pool build it while the others wait (no ".completed" marker: staleness is checked
-    # against the list each time, which costs two stat calls)
-    safely_create_file(str(target), build_if_stale, completed_file=False)
+    # the lock makes one task of a pool build it while the others wait (the file's existence is the marker)
+    safely_create_file(str(target), build_if_missing, completed_file=False)
     return HashedBlockList(np.load(target, mmap_mode="r"), extra)
 
 

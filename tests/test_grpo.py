@@ -173,7 +173,7 @@ def test_gsm8k_answers_are_read_from_their_solutions_and_unreadable_ones_named_o
 def test_qwen_gsm8k_recipe_on_a_qwen2_standin_for_two_steps(tmp_path):
     from tests.test_sft import qwen_standin
 
-    base = qwen_standin(tmp_path / "qwen_standin")
+    base = qwen_standin(tmp_path / "qwen_standin", eos_token="<|im_end|>")  # an instruct model's EOS ends its turn
     problems = write_jsonl(tmp_path / "gsm8k_train.jsonl", gsm8k_rows(24))
     heldout = write_jsonl(tmp_path / "gsm8k_test.jsonl", gsm8k_rows(6))
     out = tmp_path / "qwen_grpo"
@@ -232,3 +232,30 @@ def test_grpo_with_the_python_tool_runs_its_calls_in_the_sandbox(micro_base, tmp
 
     assert AutoTokenizer.from_pretrained(out).chat_template == AutoTokenizer.from_pretrained(micro_base).chat_template
     assert "greedy_accuracy" in proc.stdout
+
+
+def test_rollouts_stop_at_the_end_of_the_turn_and_tool_errors_are_the_registrys(micro_base, tmp_path):
+    """TRL stops at the tokenizer's EOS: ours becomes <|im_end|> (its EOS is the document's), an instruct model's
+    <|im_end|> EOS stays. A rollout's call with wrong arguments gets our one-line error, which tool_success counts."""
+    from transformers import AutoTokenizer
+
+    from alignment.grpo import rollout_tool, turn_end_token
+    from alignment.rewards import tool_success
+    from tests.test_sft import qwen_standin
+
+    ours = AutoTokenizer.from_pretrained(micro_base)
+    assert ours.eos_token == "<|endoftext|>" and turn_end_token(ours, [ours.eos_token_id]) == "<|im_end|>"
+    instruct = AutoTokenizer.from_pretrained(qwen_standin(tmp_path / "qwen", eos_token="<|im_end|>"))
+    assert turn_end_token(instruct, [instruct.eos_token_id]) == "<|im_end|>"
+
+    python = rollout_tool("python", ["python"])
+    from transformers.utils import get_json_schema
+
+    from alignment.tools import TOOLS
+
+    assert python.__name__ == "python" and get_json_schema(python) == get_json_schema(TOOLS["python"])  # same block
+    result = python(query="2 + 2")  # a search argument to python
+    assert result.startswith("Error:")
+    turns = [{"role": "assistant", "content": ""}, {"role": "tool", "content": result}]
+    trl_error = [{"role": "assistant", "content": ""}, {"role": "tool", "content": "{'error': 'Tool calc not found.'}"}]
+    assert tool_success([turns, trl_error]) == [0.0, 0.0]

@@ -181,7 +181,7 @@ def test_smollm2_recipe_on_a_base_without_chat_template(standin_without_template
     assert ids.count(tokenizer.convert_tokens_to_ids("<|im_start|>")) == 1
 
 
-def qwen_standin(base):
+def qwen_standin(base, eos_token: str = "<|endoftext|>"):
     """A Qwen2.5-like model dir at `base`: Qwen2 architecture, ChatML tokens, and Qwen2.5's own template (no
     generation markers), micro-sized and random: it stands in for Qwen/Qwen2.5-0.5B(-Instruct) in the recipes' tests."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -197,7 +197,7 @@ def qwen_standin(base):
         vocab_size=400, special_tokens=[AddedToken(t, special=True) for t in
                                         ("<|endoftext|>", "<|im_start|>", "<|im_end|>")],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token=eos_token, pad_token="<|endoftext|>",
                                         chat_template=qwen2_5_chat_template)
     Qwen2ForCausalLM(Qwen2Config(vocab_size=448, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                  num_key_value_heads=1, intermediate_size=64, max_position_embeddings=256,
