@@ -34,11 +34,17 @@ def kill_at_checkpoint(args: list, out: Path, step: int, timeout: float = 600) -
     proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + timeout
-    while time.time() < deadline and not list((out / "checkpoints").glob(f"checkpoint-{step}/trainer_state.json")):
+    while time.time() < deadline and proc.poll() is None \
+            and not list((out / "checkpoints").glob(f"checkpoint-{step}/trainer_state.json")):
         time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had ended already (finished, or failed): the assertion below says which
+        pass
     proc.wait()
     assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    assert list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")), \
+        f"the run ended (exit {proc.returncode}) before it wrote checkpoint-{step}"
 
 
 @pytest.fixture(autouse=True)
