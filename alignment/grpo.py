@@ -161,7 +161,8 @@ def load_problems(source: str, cfg: GRPOStageConfig, limit: int | None = None, s
                 answer = found.group(1).strip()
             else:
                 problem = f"answer_pattern {cfg.answer_pattern!r} does not match the answer {answer[-60:]!r}"
-        problem = problem or (checked and reference_problem(answer, checked)) or None
+        if problem is None and checked:
+            problem = reference_problem(answer, checked)
         if problem:
             if cfg.unreadable_answers == "error":
                 raise RecipeError(f"{source}: row {number}: {problem}")
@@ -187,22 +188,13 @@ def final_replies(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, prom
                   max_new_tokens: int, temperature: float | None = None) -> list[dict]:
     """Each prompt's final reply ({"text": ...}), greedy or sampled; with the recipe's tools offered, through the calling
     loop (each reply's calls run, their results go back, up to max_calls)."""
-    from alignment.evals.assistant_probes import generate_replies
+    from alignment.evals.assistant_probes import generate_replies, replies_with_tools
 
     if not cfg.tools:
         return generate_replies(model, tokenizer, prompts, max_new_tokens, stops, batch_size=256,
                                 temperature=temperature)
-    from alignment.tools import tool_schemas
-    from alignment.tools.calling import answer_all_with_tools, run_on_threads
-
-    schemas = tool_schemas(cfg.tools)
-
-    def generate_all(conversations):
-        return [r["text"] for r in generate_replies(model, tokenizer, conversations, max_new_tokens, stops,
-                                                    batch_size=256, temperature=temperature, tools=schemas)]
-
-    exchanges = answer_all_with_tools(generate_all, prompts, cfg.max_calls, offered=cfg.tools,
-                                      run_calls=lambda calls: run_on_threads(calls, 4))
+    exchanges = replies_with_tools(model, tokenizer, prompts, max_new_tokens, stops, cfg.tools, cfg.max_calls,
+                                   batch_size=256, temperature=temperature)
     return [{"text": e.answer, "calls": len(e.calls)} for e in exchanges]
 
 
@@ -223,7 +215,7 @@ def measure_problems(model, tokenizer, stops: list[int], cfg: GRPOStageConfig, p
 
     torch.manual_seed(cfg.seed)
     samples = final_replies(model, tokenizer, stops, cfg, [p["prompt"] for p in sampled_set for _ in range(n)],
-                      max_new_tokens, temperature=cfg.measure_temperature)
+                            max_new_tokens, temperature=cfg.measure_temperature)
     hits = accuracy([s["text"] for s in samples], [p["answer"] for p in sampled_set for _ in range(n)])
     counts = [int(sum(hits[i * n:(i + 1) * n])) for i in range(len(sampled_set))]
     return {

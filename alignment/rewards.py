@@ -56,16 +56,19 @@ def accuracy(completions, answer, **kwargs) -> list[float]:
     return rewards
 
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")  # the python questions' answers: counts, products, decimals
+
+
+def leading_number(text: str) -> str | None:
+    """The first number of a reply, commas dropped ("204,383" -> "204383"), or None."""
+    found = _NUMBER.search(text.replace(",", ""))
+    return found.group() if found else None
 
 
 def first_number(completions, answer, **kwargs) -> list[float]:
     """1.0 when the first number of the reply (commas dropped) is the reference answer, else 0.0."""
-    rewards = []
-    for completion, reference in zip(completions, answer):
-        numbers = _NUMBER.findall(completion_text(completion).replace(",", ""))
-        rewards.append(float(bool(numbers) and numbers[0] == str(reference).strip()))
-    return rewards
+    return [float(leading_number(completion_text(c)) == str(reference).strip())
+            for c, reference in zip(completions, answer)]
 
 
 def math_accuracy(completions, answer, **kwargs) -> list[float]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,14 +184,12 @@ def training_set(conversations: list[dict]):
 
 # --- measuring -------------------------------------------------------------------------------------
 
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
 def python_grade(item: dict, text: str) -> bool:
     """Right when the reply's first number is the answer (the trained answers lead with it: "There are 3 r's",
     "The answer is 204383.", "9.9 is bigger.")."""
-    numbers = NUMBER.findall(text.replace(",", ""))
-    return bool(numbers) and numbers[0] == item["answer"]
+    from alignment.rewards import leading_number
+
+    return leading_number(text) == item["answer"]
 
 
 def search_grade(item: dict, text: str) -> str:
@@ -223,17 +220,11 @@ class Measurer:
                               self.stops, self.cfg.eval_max_new_tokens, tools=tools)
 
     def with_tools(self, items: list[dict]):
-        from alignment.evals.assistant_probes import generate_replies
-        from alignment.tools.calling import answer_all_with_tools, run_on_threads
+        from alignment.evals.assistant_probes import replies_with_tools
 
-        def generate_all(conversations):
-            return [r["text"] for r in generate_replies(self.model, self.tokenizer, conversations,
-                                                        self.cfg.measure_max_new_tokens, self.stops,
-                                                        batch_size=128, tools=self.schemas)]
-
-        return answer_all_with_tools(generate_all, [_asked(i) for i in items], self.cfg.max_calls,
-                                     offered=self.cfg.tools,
-                                     run_calls=lambda calls: run_on_threads(calls, self.cfg.tool_workers))
+        return replies_with_tools(self.model, self.tokenizer, [_asked(i) for i in items],
+                                  self.cfg.measure_max_new_tokens, self.stops, self.cfg.tools, self.cfg.max_calls,
+                                  workers=self.cfg.tool_workers, batch_size=128)
 
 
 def _asked(item: dict) -> list[dict]:

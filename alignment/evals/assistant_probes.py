@@ -62,6 +62,24 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
     return replies
 
 
+def replies_with_tools(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
+                       tools: list[str], max_calls: int, workers: int = 4, batch_size: int = 128,
+                       temperature: float | None = None) -> list:
+    """Every conversation answered with the registry's `tools` offered, through the calling loop (each round one
+    batched generation, the round's calls on `workers` threads): one Exchange each (its messages, calls, answer)."""
+    from alignment.tools import tool_schemas
+    from alignment.tools.calling import answer_all_with_tools, run_on_threads
+
+    schemas = tool_schemas(tools)
+
+    def generate_all(turns):
+        return [r["text"] for r in generate_replies(model, tokenizer, turns, max_new_tokens, stop_ids,
+                                                    batch_size=batch_size, temperature=temperature, tools=schemas)]
+
+    return answer_all_with_tools(generate_all, conversations, max_calls, offered=tools,
+                                 run_calls=lambda calls: run_on_threads(calls, workers))
+
+
 def _visible(text: str) -> str:
     """The reply as a user sees it: an empty reasoning block (<think>\n\n</think>) is the template's, not content."""
     return re.sub(r"^\s*<think>\s*</think>\s*", "", text).strip()
