@@ -133,7 +133,8 @@ def resolve_input(spec: str, input_format: str) -> tuple[str, str, str, list[str
 
 def run_corpus(cfg: CorpusConfig) -> dict:
     from alignment.metrics import StageRun
-    from data_pipelines.executors import build_executors, check_executor_options, incomplete_tasks, start_ray
+    from data_pipelines.executors import build_executors, check_executor_options, incomplete_tasks, start_local_workers, \
+        start_ray
     from data_pipelines.fineweb import FILTER_BLOCKS, FORMATTER_BLOCKS, CorpusLayout, build_stages, \
         check_block_options, make_reader, minhash_config
     from data_pipelines.stats import collect_stats, print_table
@@ -146,6 +147,7 @@ def run_corpus(cfg: CorpusConfig) -> dict:
         minhash_config(cfg.minhash)
     out = Path(cfg.output_dir)
     layout = CorpusLayout(out)
+    start_local_workers(cfg.executor, cfg.executor_options)
     with StageRun("corpus", out, seed=cfg.seed) as run:
         ground_truth = None
         if cfg.input is None:
