@@ -182,6 +182,8 @@ def main() -> None:
     parser.add_argument("--gpu_model_size", choices=["tiny", "125m"], default="125m")
     args = parser.parse_args()
     args.precisions = native_precisions(args.precisions)
+    if not args.precisions:
+        sys.exit("nothing to measure: bf16 was the only precision asked for and this CPU does not have it natively")
 
     recipe = yaml.safe_load((ROOT / "recipes" / "tiny" / "pretrain.yaml").read_text())
     cfg = PretrainConfig(**{k: v for k, v in recipe.items() if k in PretrainConfig.__dataclass_fields__})
