@@ -104,8 +104,8 @@ def interleaved_round(cfg, precision: str, steps: int) -> tuple[list[float], lis
 
 def main() -> None:
     import torch
-    import yaml
 
+    from alignment.recipe import parse_recipe
     from alignment.sft import SFTConfig
     from alignment.training import flops_per_token
     from benchmarks.pretrain import measured_peaks, native_precisions
@@ -121,8 +121,10 @@ def main() -> None:
     if not Path(args.model).is_dir():
         sys.exit(f"--model: {args.model} not found (run `alignment run recipes/tiny/pipeline.yaml --until pretrain`)")
 
-    recipe = yaml.safe_load((ROOT / "recipes" / "tiny" / "sft.yaml").read_text())
-    cfg = SFTConfig(**{**recipe, "model_name_or_path": args.model})
+    # the recipe read as the stage reads it (its trainer fields go to trainer_args), reporting nowhere: its trackio
+    # run would otherwise be the pipeline's own "sft" run, resumed
+    cfg = parse_recipe(SFTConfig, ["--config", str(ROOT / "recipes" / "tiny" / "sft.yaml"),
+                                   "--model_name_or_path", args.model, "--report_to", "none"])
     from transformers import AutoModelForCausalLM
 
     base = AutoModelForCausalLM.from_pretrained(args.model)

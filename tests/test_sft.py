@@ -347,3 +347,19 @@ def test_a_function_calling_set_trains_with_its_schemas(micro_base, tool_chat_fi
             "--dataset_path", tool_chat_file, "--output_dir", out, "--max_steps", "2", "--max_length", "256",
             "--precision", "fp32", "--report_to", "none", "--logging_steps", "1")
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 2
+
+
+def test_the_sft_benchmark_runs_the_stages_recipe(micro_base):
+    # benchmarks/sft.py reads recipes/tiny/sft.yaml as the stage does; it had stopped running when the recipe gained
+    # a trainer field (report_to) that it passed to SFTConfig directly
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "benchmarks/sft.py", "--model", str(micro_base), "--steps", "2",
+                           "--rounds", "1", "--precisions", "fp32"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = re.search(r"fp32: ours (\d+) tokens/s, plain (\d+) tokens/s, median ratio ours/plain ([\d.]+)", proc.stdout)
+    assert found, proc.stdout[-2000:]
+    assert int(found[1]) > 0 and int(found[2]) > 0 and float(found[3]) > 0
+    assert "Trackio" not in proc.stdout + proc.stderr  # reports nowhere: not into the pipeline's own trackio run
