@@ -147,7 +147,7 @@ def run_corpus(cfg: CorpusConfig) -> dict:
         minhash_config(cfg.minhash)
     out = Path(cfg.output_dir)
     layout = CorpusLayout(out)
-    start_local_workers(cfg.executor, cfg.executor_options)
+    start_local_workers(cfg.executor, cfg.executor_options, cfg.workers)
     with StageRun("corpus", out, seed=cfg.seed) as run:
         ground_truth = None
         if cfg.input is None:

@@ -68,9 +68,10 @@ def start_ray(address: str, num_cpus: int | None) -> None:
         ray.init(address=address, log_to_driver=False)
 
 
-def start_local_workers(kind: str, options: dict) -> None:
-    """Start the local executor's forkserver now, with WORKER_PRELOAD imported in it (before any pool starts it)."""
-    if kind != "local" or options.get("start_method", "forkserver") != "forkserver":
+def start_local_workers(kind: str, options: dict, workers: int) -> None:
+    """Start the local executor's forkserver now, with WORKER_PRELOAD imported in it (before any pool starts it).
+    One worker runs every task in this process (build_executors): no pool, no forkserver."""
+    if kind != "local" or workers < 2 or options.get("start_method", "forkserver") != "forkserver":
         return
     import multiprocess
     from multiprocess import forkserver

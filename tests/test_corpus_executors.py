@@ -76,7 +76,7 @@ WORKER_HAS_SPACY = """
 import multiprocess, sys
 from data_pipelines.executors import start_local_workers
 if sys.argv[1] == "preload":
-    start_local_workers("local", {})
+    start_local_workers("local", {}, workers=2)
 def spacy_imported():
     import sys
     return "spacy" in sys.modules
