@@ -169,9 +169,9 @@ def interleaved_round(cfg, precision: str, data, vocab: int, steps: int) -> tupl
 
 def main() -> None:
     import torch
-    import yaml
 
     from alignment.pretrain import PretrainConfig
+    from alignment.recipe import parse_recipe
     from alignment.training import device_peak_flops, flops_per_token
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -185,8 +185,9 @@ def main() -> None:
     if not args.precisions:
         sys.exit("nothing to measure: bf16 was the only precision asked for and this CPU does not have it natively")
 
-    recipe = yaml.safe_load((ROOT / "recipes" / "tiny" / "pretrain.yaml").read_text())
-    cfg = PretrainConfig(**{k: v for k, v in recipe.items() if k in PretrainConfig.__dataclass_fields__})
+    # the recipe read as the stage reads it (a trainer field of the recipe is timed too, not dropped), reporting nowhere
+    cfg = parse_recipe(PretrainConfig, ["--config", str(ROOT / "recipes" / "tiny" / "pretrain.yaml"),
+                                        "--report_to", "none"])
     if torch.cuda.is_available() and args.gpu_model_size == "125m":
         # GPT-2-small shape: 12 layers of width 768, 1024 tokens, ~125 M parameters with a 50k vocabulary
         cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads = 768, 12, 12

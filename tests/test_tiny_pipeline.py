@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 # 8.2 minutes, the refusals stage 2.4 (issue 11's budget: 3), the tool_use stage 8.5 (issue 12's: 3.5), 19.1 in all; a
 # first-generation EPYC is ~1.56x slower (its fp32 matmul peak, 66 against 103 GFLOP/s): ~12.4, ~3.8 and ~13 minutes,
 # ~30 in all, plus ~2 for the answer-first SFT. The limits leave a wide margin over those estimates (51 minutes against
-# ~30, 4.5 against ~2; the estimate rests on one factor), so a slow machine fails here, with a message naming the command that ran out of time, and not on CI's 90 minutes.
+# ~30, 4.5 against ~2; the estimate rests on one factor), so a slow machine fails here, with a message naming the
+# command that ran out of time, and not on CI's 90 minutes.
 PIPELINE_TIMEOUT_S = 51 * 60
 ANSWER_FIRST_TIMEOUT_S = int(4.5 * 60)
 
