@@ -55,6 +55,10 @@ class ToolUseConfig(SFTTrainingFields):
     invented_people: int = field(default=0, metadata={
         "help": "The tiny world: this many never-seen people (as the refusal stage invents them) searched for in "
                 "training and found nowhere, beside the reserved people of the training share."})
+    readable_people: int = field(default=0, metadata={
+        "help": "The tiny world: this many more invented people with pages of their own (the corpus's kinds), which "
+                "only the training index holds, each asked one fact: answers that must be read from the passages, "
+                "since no model knows these people."})
     no_tool_questions: int = field(default=150, metadata={
         "help": "Python-kind questions (of the training words and numbers) with no tools offered, answered without "
                 "a call: what the assistant does when it has no tools."})
@@ -118,8 +122,9 @@ def questions(cfg: ToolUseConfig) -> dict[str, list[dict]]:
         for kind in ("letters", "products", "comparisons"):
             out[f"eval_{kind}"] = [i for i in heldout if i["kind"] == kind]
     if "search" in cfg.tools:
-        searched = search_items(world, cfg.seed, cfg.invented_people)
+        searched = search_items(world, cfg.seed, cfg.invented_people, cfg.readable_people)
         out["train_search"] = searched["train"]
+        out["readable_people"] = searched["readable_people"]
         out["eval_found"], out["eval_not_found"] = searched["eval_found"], searched["eval_not_found"]
     # the refusal stage's set (a), asked with no tools: the refusals it trained stay
     out["eval_reserved"] = build_refusal_questions(world, cfg.seed)["eval_reserved"]
@@ -150,7 +155,8 @@ def make_conversations(cfg: ToolUseConfig, items: dict[str, list[dict]], schemas
         if item["tool"] == "search" and item["found"] and item["truth"] not in result:
             counts["dropped_fact_not_in_results"] += 1
             continue
-        kind = f"{item['tool']}_{item['kind'] if item['tool'] == 'python' else 'found' if item['found'] else 'not_found'}"
+        kind = f"{item['tool']}_" + (item["kind"] if item["tool"] == "python" else "read" if item.get("readable")
+                                     else "found" if item["found"] else "not_found")
         conversations.append({"messages": messages, "tools": tools_json, "kind": kind})
     conversations += [{"messages": no_tool_conversation(item), "tools": "null", "kind": f"no_tools_{item['kind']}"}
                       for item in items.get("train_no_tools", [])]
@@ -332,13 +338,15 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         torch.manual_seed(cfg.seed)
         clock = PhaseClock("tool_use")
         index_info = None
+        items = questions(cfg)
         if "search" in cfg.tools:
             index_info = build_index(cfg.search_source, out / "search_index")
-            use_search_index(out / "search_index", cfg.search_top_k)
+            use_search_index(_training_index(cfg, out, items.pop("readable_people")), cfg.search_top_k)
         clock.done("index")
         schemas = tool_schemas(cfg.tools)
-        items = questions(cfg)
         new, counts = make_conversations(cfg, items, schemas)
+        if "search" in cfg.tools:  # measured, and offered in chat: the corpus alone
+            use_search_index(out / "search_index", cfg.search_top_k)
         train = new + replayed(cfg, schemas)
         random.Random(f"tool_use/{cfg.seed}/shuffle").shuffle(train)
         skills = skill_sets(cfg.skills_dir)
@@ -381,6 +389,24 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         })
     _print_table(record, out)
     return record
+
+
+def _training_index(cfg: ToolUseConfig, out: Path, readable: list) -> Path:
+    """The index the training searches run on: the measured one, or with readable people, that collection plus
+    their pages (written to data/readable_pages.jsonl, indexed in training_search_index)."""
+    from alignment.tools.search_index import build_index
+    from alignment.world.miniweb import person_pages
+    from alignment.world.people import build_world
+
+    if not readable:
+        return out / "search_index"
+    pages = out / "data" / "readable_pages.jsonl"
+    pages.parent.mkdir(parents=True, exist_ok=True)
+    with pages.open("w", encoding="utf-8") as f:
+        for page in person_pages(build_world(**cfg.world), readable, cfg.seed):
+            f.write(json.dumps(page, ensure_ascii=False) + "\n")
+    build_index([cfg.search_source, pages], out / "training_search_index")
+    return out / "training_search_index"
 
 
 def _headlines(with_tools: dict, before: dict, after: dict) -> dict:

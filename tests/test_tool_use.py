@@ -11,6 +11,7 @@ import pytest
 from alignment.recipe import RecipeError
 from alignment.tool_use import ToolUseConfig, make_conversations, python_grade, questions, search_grade, training_set
 from alignment.tools import offered_tools, tool_schemas, use_search_index
+from alignment.world.people import build_world
 from tests.conftest import kill_at_checkpoint, run_cli, skip_without_sandbox
 
 WORLD = dict(seed=0, n_entities=60, n_reserved=100)  # the tiny recipe's world
@@ -64,7 +65,7 @@ def test_measured_questions_are_never_trained_on():
     items = questions(config())
     assert {k: len(v) for k, v in items.items()} == {
         "train_python": 300, "train_no_tools": 150, "eval_letters": 40, "eval_products": 40, "eval_comparisons": 40,
-        "train_search": 290, "eval_found": 60, "eval_not_found": 50, "eval_reserved": 300}
+        "train_search": 290, "readable_people": 0, "eval_found": 60, "eval_not_found": 50, "eval_reserved": 300}
     trained = [i for name, rows in items.items() if name.startswith("train_") for i in rows]
     measured = [i for name, rows in items.items() if name.startswith("eval_") for i in rows]
     assert not {i["messages"][-1]["content"] if "messages" in i else i["question"] for i in measured} & \
@@ -77,6 +78,39 @@ def test_measured_questions_are_never_trained_on():
     assert not found & {(i["name"], i["attribute"]) for i in items["train_search"]}
     # the refusal stage's set (a), measured here without tools, is the very set that stage measured
     assert items["eval_reserved"] == build_refusal_questions(build_world(**WORLD), 0)["eval_reserved"]
+
+
+def test_readable_people_are_found_only_in_the_training_index(tiny_corpus, tmp_path):
+    """Pages about invented people join the collection for training: their facts are in no model, so a right answer
+    has to be read; the measured index (and chat's) is the corpus alone."""
+    from alignment.tool_use import _training_index
+    from alignment.tools import SEARCH, call_tool
+    from alignment.tools.search_index import build_index
+
+    cfg = config(readable_people=12, invented_people=10, search_source=str(tiny_corpus[0] / "documents"),
+                 output_dir=str(tmp_path / "out"))
+    items = questions(cfg)
+    readers = items.pop("readable_people")
+    read = [i for i in items["train_search"] if i.get("readable")]
+    assert len(read) == len(readers) >= 10 and all(i["found"] for i in read)
+    world = build_world(**WORLD)
+    known = {e.name for e in world.entities + world.reserved}
+    unfound = {i["name"] for i in items["train_search"] if not i["found"]}
+    assert not {e.name for e in readers} & (known | unfound)  # nobody the corpus has, nor an unfound one
+    assert not {i["question"] for i in read} & {i["question"] for i in items["eval_found"] + items["eval_not_found"]}
+    saved = dict(SEARCH)
+    try:
+        use_search_index(_training_index(cfg, tmp_path / "out", readers), 2)
+        results = [call_tool("search", i["arguments"], ["search"]) for i in read]
+        assert sum(i["truth"] in r and i["name"].split()[-1] in r for i, r in zip(read, results)) >= len(read) // 2
+        pages = [json.loads(line) for line in (tmp_path / "out" / "data" / "readable_pages.jsonl").open()]
+        assert len(pages) == 4 * len(readers) and len({p["url"] for p in pages}) == len(pages)
+        build_index(cfg.search_source, tmp_path / "corpus_index")
+        use_search_index(tmp_path / "corpus_index", 2)
+        for item in read:
+            assert item["name"] not in call_tool("search", item["arguments"], ["search"])
+    finally:
+        SEARCH.update(saved)
 
 
 def test_the_data_holds_real_tool_results(tiny_corpus, tmp_path):

@@ -91,13 +91,16 @@ def read_collection(source: str | Path, text_field: str = "text", url_field: str
             yield text, str(url)
 
 
-def build_index(source: str | Path, output: str | Path, text_field: str = "text", url_field: str = "url",
+def build_index(source: str | Path | list, output: str | Path, text_field: str = "text", url_field: str = "url",
                 passage_chars: int = 240) -> dict:
+    """Index a collection, or several (a list of sources, as read_collection reads each) as one."""
     import bm25s
 
+    sources = source if isinstance(source, list) else [source]
+    collection = (document for one in sources for document in read_collection(one, text_field, url_field))
     passages: list[Passage] = []
     documents = 0
-    for documents, (text, url) in enumerate(read_collection(source, text_field, url_field), 1):
+    for documents, (text, url) in enumerate(collection, 1):
         passages += page_passages(text, url, documents - 1, passage_chars)
     if not passages:
         raise RecipeError(f"search index: {source} holds no text to index")
@@ -110,7 +113,8 @@ def build_index(source: str | Path, output: str | Path, text_field: str = "text"
     with open(out / "passages.jsonl", "w", encoding="utf-8") as f:
         for p in passages:
             f.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
-    meta = {"source": str(source), "documents": documents, "passages": len(passages), "passage_chars": passage_chars,
+    meta = {"source": str(sources[0]) if len(sources) == 1 else [str(one) for one in sources],
+            "documents": documents, "passages": len(passages), "passage_chars": passage_chars,
             "text_field": text_field, "url_field": url_field, "stopwords": STOPWORDS}
     (out / "index.json").write_text(json.dumps(meta, indent=2))
     return meta

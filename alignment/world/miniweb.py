@@ -1065,6 +1065,30 @@ def _clean_pages(world: World, people: dict[str, Person], towns: dict[str, Town]
     return pages
 
 
+def person_pages(world: World, entities: list[Entity], seed: int = 0) -> list[dict]:
+    """Pages about people no crawl has ({"text", "url"} each, as the corpus stage keeps a page: the title line, then
+    the article), four a person as render_miniweb writes them, about the same towns with the same lore. The tool_use
+    stage searches these in training only: facts no model has in its weights, which an answer must read from the
+    passages."""
+    towns = _build_towns(world, random.Random(f"miniweb:{world.seed}:{seed}"))  # render_miniweb's first draws
+    sites = _build_sites(world)
+    rng = random.Random(f"person-pages:{world.seed}:{seed}")
+    urls: set[str] = set()
+    out = []
+    for entity in entities:
+        person = _build_person(entity, towns, rng)
+        for page_type in _person_page_types(person, rng):
+            year = person.death_year if page_type == "obituary" and person.death_year >= FIRST_PUBLISHED else None
+            page = _person_page(page_type, person, _publication_date(rng, year), rng)
+            site = _site_for(rng.choice(PERSON_PAGES[page_type]["sites"]), person, sites, towns)
+            url, n = site.url(_page_path(site, page)), 2
+            while url in urls:
+                url, n = f"{site.url(_page_path(site, page)).rstrip('/')}-{n}/", n + 1
+            urls.add(url)
+            out.append({"text": f"{page.title}\n{page.text()}", "url": url})
+    return out
+
+
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 

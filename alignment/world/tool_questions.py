@@ -117,10 +117,14 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
     return out[False], out[True]
 
 
-def search_items(world: World, seed: int, invented: int = 0) -> dict[str, list[dict]]:
-    """{"train": ..., "eval_found": ..., "eval_not_found": ...}: fact questions to answer by searching. `invented`:
-    this many more never-seen people (world/people.py invented_people, as the refusal stage draws them) searched
-    for in training, found nowhere: more new names for the assistant to copy into a query and into its answer."""
+def search_items(world: World, seed: int, invented: int = 0, readable: int = 0) -> dict[str, list[dict]]:
+    """{"train": ..., "eval_found": ..., "eval_not_found": ..., "readable_people": [Entity, ...]}: fact questions
+    to answer by searching. `invented`: this many more never-seen people (world/people.py invented_people, as the
+    refusal stage draws them) searched for in training, found nowhere: more new names for the assistant to copy into
+    a query and into its answer. `readable`: this many more, disjoint from those, whom pages the training index
+    alone holds describe (miniweb.person_pages), each asked one fact: answers that only reading can give. Trained
+    only on the covered people's SFT pairs, which it knows by heart, the assistant answered from memory and not
+    from the passages (held-out facts with search: 3.3% correct, measured)."""
     from alignment.world.people import invented_people
 
     from alignment.world.refusal_questions import build_refusal_questions
@@ -132,23 +136,37 @@ def search_items(world: World, seed: int, invented: int = 0) -> dict[str, list[d
     probe_reserved = [e for e in world.reserved if e.id not in measured]
     measured_reserved = [e for e in world.reserved if e.id in measured]
 
-    def found(entity_id: str, attribute: str) -> dict:
-        entity = world.entity(entity_id)
-        return {"kind": "search", "found": True, "name": entity.name, "attribute": attribute,
-                "truth": entity.facts[attribute], "question": fact_question(entity, attribute, rng),
-                "answer": fact_answer(entity, attribute), "tool": "search",
-                "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
-
     def not_found(entity) -> dict:
         attribute = rng.choice(sorted(entity.facts))
         return {"kind": "search", "found": False, "name": entity.name, "attribute": attribute,
                 "truth": entity.facts[attribute], "question": fact_question(entity, attribute, rng), "answer": NOT_FOUND.format(name=entity.name),
                 "tool": "search", "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
 
+    read_rng = random.Random(f"tool-questions/{seed}/search/readable")  # its own: the other sets stay as they are
+
+    def read(entity) -> dict:
+        return {**found_item(entity, read_rng.choice(sorted(entity.facts)), read_rng), "readable": True}
+
+    def found(entity_id: str, attribute: str) -> dict:
+        return found_item(world.entity(entity_id), attribute, rng)
+
+    def found_item(entity, attribute: str, rng: random.Random) -> dict:
+        return {"kind": "search", "found": True, "name": entity.name, "attribute": attribute,
+                "truth": entity.facts[attribute], "question": fact_question(entity, attribute, rng),
+                "answer": fact_answer(entity, attribute), "tool": "search",
+                "arguments": {"query": f"{entity.name} {SEARCH_WORDS[attribute]}"}}
+
     extra = invented_people(world, invented, seed) if invented else []
-    return {"train": [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved + extra],
+    # the name syllables hold ~320 people with a first name and a surname of their own: readable people are a draw
+    # of their own (seed + 1), sharing syllables with the unfound ones but never a full name (then a search for an
+    # unfound "Darvin Kestle" may bring pages about "Darvin Calett": not a find, which is worth learning too)
+    taken = {e.name for e in extra}
+    readers = [e for e in invented_people(world, readable, seed + 1) if e.name not in taken] if readable else []
+    train = [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved + extra]
+    return {"train": train + [read(e) for e in readers],
             "eval_found": [found(*p) for p in heldout_pairs],
-            "eval_not_found": [not_found(e) for e in measured_reserved]}
+            "eval_not_found": [not_found(e) for e in measured_reserved],
+            "readable_people": readers}
 
 
 def tool_conversation(item: dict, run_tool) -> tuple[list[dict], str]:
