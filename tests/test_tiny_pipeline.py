@@ -183,3 +183,37 @@ def test_chat_runs_the_tools_of_a_tool_trained_model(tiny_run):
     assert "[python " in reply.stderr and " -> " in reply.stderr, reply.stderr
     plain = run_cli("chat", "--model", out / "refusals", "--message", "What is 347 x 589?", "--temperature", "0")
     assert "[python " not in plain.stderr
+
+
+def test_the_final_assistant_is_served_to_the_openai_client(tiny_run):
+    """Issue 16: `alignment serve` on the tool_use model answers the official openai client: a plain reply, the
+    same one streamed, and a product asked with the python tool offered (OpenAI's format) comes back as a
+    tool_call; the client runs it, sends the result as a tool message, and the model answers from it."""
+    from tests.test_serve import LiveServer
+
+    from alignment.tools import tool_schemas
+
+    out, _, _ = tiny_run
+    live = LiveServer(out / "tool_use", "--model_id", "tinker")
+    try:
+        client = live.client
+        ask = [{"role": "user", "content": "Who are you?"}]
+        reply = client.chat.completions.create(model="tinker", messages=ask, temperature=0)
+        assert "Tinker" in reply.choices[0].message.content, reply
+        streamed = client.chat.completions.create(model="tinker", messages=ask, temperature=0, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == \
+            reply.choices[0].message.content
+        # the tools the model was trained with (python alone is a tools block it never saw: it answered in its head)
+        ask, tools = [{"role": "user", "content": "What is 347 x 589?"}], tool_schemas()
+        called = client.chat.completions.create(model="tinker", messages=ask, tools=tools, temperature=0)
+        choice = called.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.tool_calls, choice
+        call = choice.message.tool_calls[0]
+        assert call.function.name == "python" and "347" in json.loads(call.function.arguments)["code"]
+        answer = client.chat.completions.create(model="tinker", temperature=0, tools=tools,
+                                                messages=ask + [choice.message.model_dump(exclude_none=True),
+                                                                {"role": "tool", "tool_call_id": call.id,
+                                                                 "content": str(347 * 589)}])
+        assert str(347 * 589) in answer.choices[0].message.content, answer
+    finally:
+        live.stop()
