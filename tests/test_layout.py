@@ -12,7 +12,7 @@ from alignment.cli import STAGES
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "alignment"
-COMMANDS = {"sample", "chat", "serve", "run", "tool"}  # what a user calls without a recipe stage behind it
+COMMANDS = {"sample", "chat", "serve", "export", "run", "tool"}  # what a user calls without a recipe stage behind it
 # the modules `alignment <command>` runs: the recipe stages, and the commands
 STAGE_MODULES = {module for name, (module, _) in STAGES.items() if name not in COMMANDS}
 USER_FACING = {module for module, _ in STAGES.values()} | {"alignment.cli", "alignment.__main__"}

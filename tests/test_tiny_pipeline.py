@@ -217,3 +217,27 @@ def test_the_final_assistant_is_served_to_the_openai_client(tiny_run):
         assert str(347 * 589) in answer.choices[0].message.content, answer
     finally:
         live.stop()
+
+
+def test_the_final_assistant_exports_to_a_gguf_that_transformers_loads_back(tiny_run, tmp_path):
+    """Issue 16: `alignment export` writes the tool_use model as an f16 GGUF; transformers loads it back
+    (`gguf_file=`) with the same token ids for a chat prompt and the same greedy reply; q8_0 is about half the size."""
+    from tests.test_export import greedy, loaded_back
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out, _, _ = tiny_run
+    run_cli("export", "--model", out / "tool_use", "--gguf", tmp_path / "tinker.gguf")
+    run_cli("export", "--model", out / "tool_use", "--gguf", tmp_path / "tinker-q8_0.gguf", "--quant", "q8_0")
+    assert (tmp_path / "tinker-q8_0.gguf").stat().st_size < 0.6 * (tmp_path / "tinker.gguf").stat().st_size
+    tokenizer = AutoTokenizer.from_pretrained(out / "tool_use")
+    original = AutoModelForCausalLM.from_pretrained(out / "tool_use").eval()
+    model, gguf_tokenizer = loaded_back(tmp_path / "tinker.gguf")
+    stops = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    for question in ("Who are you?", "What is 3 + 4?", "Where was Wenmora Tobock born?"):
+        messages = [{"role": "user", "content": question}]
+        ids = list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                 return_dict=False))
+        assert list(gguf_tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                       return_dict=False)) == ids
+        assert greedy(model, ids, stops, n=48) == greedy(original, ids, stops, n=48), question
