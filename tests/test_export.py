@@ -106,3 +106,28 @@ def test_an_architecture_it_does_not_handle_is_a_one_line_error(tmp_path):
     proc = run_cli("export", "--model", tmp_path / "gpt2", "--gguf", tmp_path / "x.gguf", check=False)
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "GPT2LMHeadModel" in proc.stderr and not (tmp_path / "x.gguf").exists()
+
+
+def test_llama_cpp_reads_the_file_with_the_same_tokens_and_greedy_reply(micro_base, tmp_path):
+    """Where llama-cpp-python is installed (an optional extra, built from source: README): llama.cpp itself loads
+    the file, tokenizes the rendered chat prompt as our tokenizer does, and picks the same greedy tokens."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = trained_like(micro_base, tmp_path)
+    export_gguf(str(model_dir), tmp_path / "micro.gguf")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    original = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    text = tokenizer.apply_chat_template(MESSAGES, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    llm = llama_cpp.Llama(model_path=str(tmp_path / "micro.gguf"), n_ctx=256, n_threads=2, verbose=False)
+    assert llm.tokenize(text.encode(), add_bos=False, special=True) == ids
+    stops = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    expected = greedy(original, ids, stops, n=16)
+    got = []
+    for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
+        if token in stops or len(got) == len(expected):
+            break
+        got.append(token)
+    assert got == [t for t in expected if t not in stops]
