@@ -18,15 +18,17 @@ starlette and uvicorn (transformers' serving stack) that serves exactly one loca
 
 Bad requests get OpenAI's error body (`{"error": {"message", "type", "param", "code"}}`) with a 4xx status, never a
 crash: an unknown model (404 model_not_found), malformed JSON or messages (400, naming the field), a prompt longer
-than the model's context (400 context_length_exceeded), an option this server does not do (n > 1). One request
-generates at a time (one model, 2 cores); the others wait their turn.
+than the model's context (400 context_length_exceeded), an option this server does not do (n > 1, tool_choice
+"required" or a named function, a response_format other than text). A null option means its default, as in OpenAI's
+API. One request generates at a time (one model, one KV cache): an asyncio lock taken before any thread work, so a
+stream that waits for a worker thread never holds it up, and released when the stream ends or its client leaves.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from alignment.recipe import RecipeError
 DEFAULT_MAX_TOKENS = 256  # as alignment chat: at most half the model's context (the tiny model's is 512)
 ROLES = ("system", "developer", "user", "assistant", "tool")
 CALL_OPEN = "<tool_call>"
+MAX_STOPS = 4  # OpenAI's limit on `stop` sequences
 
 
 class APIError(Exception):
@@ -61,6 +64,7 @@ class Request:
     seed: int | None
     stream: bool
     include_usage: bool
+    stops: list[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,22 +139,40 @@ def parse_request(body, served: set[str]) -> Request:
                 for t in tools):
             raise APIError(400, "tools: expected a list of {\"type\": \"function\", \"function\": {\"name\": ..., "
                                 "\"parameters\": ...}}", param="tools")
-    if body.get("n", 1) != 1:
+    option = lambda name, default: default if body.get(name) is None else body[name]  # noqa: E731  (null: default)
+    if option("n", 1) != 1:
         raise APIError(400, "n: this server writes one choice per request", param="n")
-    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    tool_choice = option("tool_choice", "auto")
+    if tool_choice not in ("auto", "none"):
+        raise APIError(400, "tool_choice: this server takes \"auto\" or \"none\" (the model decides, or no tools)",
+                       param="tool_choice")
+    if tool_choice == "none":
+        tools = None  # the model is not shown the tools, so it answers without a call
+    response_format = option("response_format", {"type": "text"})
+    if not isinstance(response_format, dict) or response_format.get("type") != "text":
+        raise APIError(400, "response_format: only {\"type\": \"text\"} is supported", param="response_format")
+    stops = option("stop", [])
+    stops = [stops] if isinstance(stops, str) else stops
+    if not isinstance(stops, list) or len(stops) > MAX_STOPS or not all(isinstance(x, str) and x for x in stops):
+        raise APIError(400, f"stop: expected a string or a list of up to {MAX_STOPS} non-empty strings",
+                       param="stop")
+    max_tokens = option("max_completion_tokens", option("max_tokens", None))
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise APIError(400, f"max_tokens: expected a positive integer, got {max_tokens!r}", param="max_tokens")
-    temperature = body.get("temperature", 1.0)
-    top_p = body.get("top_p", 1.0)
+    temperature = option("temperature", 1.0)
+    top_p = option("top_p", 1.0)
     for name, value, low, high in (("temperature", temperature, 0, 2), ("top_p", top_p, 0, 1)):
         if not isinstance(value, (int, float)) or not low <= value <= high:
             raise APIError(400, f"{name}: expected a number from {low} to {high}, got {value!r}", param=name)
     seed = body.get("seed")
     if seed is not None and not isinstance(seed, int):
         raise APIError(400, f"seed: expected an integer, got {seed!r}", param="seed")
-    options = body.get("stream_options") or {}
+    options = option("stream_options", {})
+    if not isinstance(options, dict):
+        raise APIError(400, "stream_options: expected an object such as {\"include_usage\": true}",
+                       param="stream_options")
     return Request(checked, tools or None, max_tokens, float(temperature), float(top_p), seed,
-                   bool(body.get("stream", False)), bool(options.get("include_usage", False)))
+                   bool(option("stream", False)), bool(options.get("include_usage", False)), stops)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,20 +200,26 @@ def tool_calls_out(text: str, offered: list[dict] | None) -> tuple[str, list[dic
     return content, calls
 
 
-def _safe_prefix(text: str) -> int:
+def _safe_prefix(text: str, held: tuple[str, ...] = (CALL_OPEN,)) -> int:
     """How much of a partial reply can be streamed as content: up to a `<tool_call>`, and not a tail that may be the
-    start of one ("<tool_" waits for the next token)."""
+    start of one ("<tool_" waits for the next token) or of a stop sequence (`held`: the markers held back)."""
     at = text.find(CALL_OPEN)
-    if at != -1:
+    if at != -1 and CALL_OPEN in held:
         return at
-    for keep in range(min(len(CALL_OPEN) - 1, len(text)), 0, -1):
-        if CALL_OPEN.startswith(text[-keep:]):
+    for keep in range(min(max(map(len, held)) - 1, len(text)), 0, -1):
+        if any(marker.startswith(text[-keep:]) for marker in held):
             return len(text) - keep
     return len(text)
 
 
+def _cut_at_stop(text: str, stops: list[str]) -> int | None:
+    """Where the first stop sequence starts in `text`, if one has been written."""
+    found = [at for at in (text.find(stop) for stop in stops) if at != -1]
+    return min(found) if found else None
+
+
 class Engine:
-    """The served model and its tokenizer; generates one reply at a time (a lock: one model, one KV cache)."""
+    """The served model and its tokenizer. It does no locking itself: the HTTP layer lets one request in at a time."""
 
     def __init__(self, model_dir: str, device: str = "auto", dtype: str = "auto"):
         from alignment.chat_setup import end_of_turn_ids, stop_token_ids
@@ -204,7 +232,6 @@ class Engine:
         self.context = getattr(self.model.config, "max_position_embeddings", None)
         self.end_of_turn = end_of_turn_ids(self.tokenizer)
         self.stops = self.end_of_turn | stop_token_ids(self.model, self.tokenizer)
-        self.lock = threading.Lock()
 
     def prompt_ids(self, request: Request) -> list[int]:
         from alignment.chat import render
@@ -219,8 +246,8 @@ class Engine:
         return ids
 
     def generate(self, request: Request, prompt_ids: list[int]):
-        """Yield (text so far, new token count) after each token; the last item's text is the whole reply. Returns
-        why it stopped through `self.finish` ("stop" or "length")."""
+        """Yield (text so far, new token count, None) after each token, then (the whole reply, its token count, why it
+        ended: "stop" at the end of the turn or a stop sequence, "length" at max_tokens or the context's end)."""
         import torch
 
         from alignment.chat import shown
@@ -232,19 +259,22 @@ class Engine:
         generator = _seeded_generator(request.seed if request.seed is not None else
                                       int.from_bytes(uuid.uuid4().bytes[:4], "big"), device)
         new_ids: list[int] = []
-        finish = "length"
-        with self.lock:
-            for step in generate_steps(self.model, torch.tensor([prompt_ids], device=device), max_new_tokens=limit,
-                                       temperature=request.temperature, top_p=request.top_p, generator=generator,
-                                       stop_ids=self.stops):
-                if step.token_id in self.stops:
-                    finish = "stop"
-                    break
-                new_ids.append(step.token_id)
-                text = continuation_text(self.tokenizer, prompt_ids, new_ids)
-                if not text.endswith("\ufffd"):  # half a character: wait for the token that completes it
-                    yield shown(text), len(new_ids), None
-        yield shown(continuation_text(self.tokenizer, prompt_ids, new_ids), finished=True), len(new_ids), finish
+        finish, cut = "length", None
+        for step in generate_steps(self.model, torch.tensor([prompt_ids], device=device), max_new_tokens=limit,
+                                   temperature=request.temperature, top_p=request.top_p, generator=generator,
+                                   stop_ids=self.stops):
+            if step.token_id in self.stops:
+                finish = "stop"
+                break
+            new_ids.append(step.token_id)
+            text = shown(continuation_text(self.tokenizer, prompt_ids, new_ids))
+            if request.stops and (cut := _cut_at_stop(text, request.stops)) is not None:
+                finish = "stop"
+                break
+            if not text.endswith("\ufffd"):  # half a character: wait for the token that completes it
+                yield text, len(new_ids), None
+        text = shown(continuation_text(self.tokenizer, prompt_ids, new_ids), finished=True)
+        yield (text[:cut] if cut is not None else text), len(new_ids), finish
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,10 +316,14 @@ def stream_events(engine: Engine, request: Request, model_id: str, prompt_ids: l
         return f"data: {json.dumps(body)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
+    held = ((CALL_OPEN,) if request.tools else ()) + tuple(request.stops)
     sent, text, n_tokens, finish = 0, "", 0, "length"
     try:
         for text, n_tokens, finished in engine.generate(request, prompt_ids):
-            upto = len(text) if finished and not request.tools else _safe_prefix(text)
+            if held and not (finished and not request.tools):  # the finished reply is already cut at a stop
+                upto = _safe_prefix(text, held)
+            else:
+                upto = len(text)
             if finished:
                 finish = finished
             if upto > sent:
@@ -309,6 +343,21 @@ def stream_events(engine: Engine, request: Request, model_id: str, prompt_ids: l
     yield "data: [DONE]\n\n"
 
 
+async def one_at_a_time(lock: asyncio.Lock, events):
+    """A stream's events with the model to itself: the lock is taken before the first token and given back when the
+    stream ends, fails or its client leaves (the task is cancelled: `finally` closes the generator). Each token is
+    made on a worker thread, so the event loop keeps answering; no thread waits on the lock."""
+    from starlette.concurrency import run_in_threadpool
+
+    done = object()
+    async with lock:
+        try:
+            while (event := await run_in_threadpool(next, events, done)) is not done:
+                yield event
+        finally:
+            events.close()
+
+
 def build_app(engine: Engine, model_id: str, model_dir: str):
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -317,6 +366,7 @@ def build_app(engine: Engine, model_id: str, model_dir: str):
 
     served = {model_id, model_dir}
     created = int(time.time())
+    lock = asyncio.Lock()  # one generation at a time: one model, one KV cache
 
     def error(e: APIError) -> JSONResponse:
         return JSONResponse(e.body(), status_code=e.status)
@@ -329,10 +379,12 @@ def build_app(engine: Engine, model_id: str, model_dir: str):
                 raise APIError(400, f"the request body is not valid JSON ({e})") from None
             request = parse_request(body, served)
             if request.stream:
-                prompt_ids = engine.prompt_ids(request)  # errors before the stream starts get a status
-                return StreamingResponse(stream_events(engine, request, model_id, prompt_ids),
+                # rendered first, so that a prompt too long gets a status rather than an error inside a stream
+                prompt_ids = await run_in_threadpool(engine.prompt_ids, request)
+                return StreamingResponse(one_at_a_time(lock, stream_events(engine, request, model_id, prompt_ids)),
                                          media_type="text/event-stream")
-            return JSONResponse(await run_in_threadpool(complete, engine, request, model_id))
+            async with lock:
+                return JSONResponse(await run_in_threadpool(complete, engine, request, model_id))
         except APIError as e:
             return error(e)
         except Exception as e:  # never a crash: the next request is served as usual

@@ -8,6 +8,8 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
 
@@ -34,13 +36,15 @@ class LiveServer:
 
     def __init__(self, model_dir, *extra):
         self.port = free_port()
+        self.log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe nobody reads: a chatty server never blocks
         self.proc = subprocess.Popen([sys.executable, "-m", "alignment", "serve", "--model", str(model_dir),
                                       "--port", str(self.port), *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"the server exited: {self.proc.stdout.read()}")
+                self.log.seek(0)
+                raise AssertionError(f"the server exited: {self.log.read()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
                     if json.loads(r.read())["status"] == "ok":
@@ -54,6 +58,7 @@ class LiveServer:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +118,63 @@ def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(server):
     assert server.proc.poll() is None
 
 
+def test_a_client_that_leaves_mid_stream_and_many_at_once_do_not_stall_it(server):
+    """One generation at a time: a stream dropped after its first chunk gives the model back, and 12 requests at
+    once (streamed and not) are all answered, in turn."""
+    client = server.client
+    ask = [{"role": "user", "content": "Tell me about Ivand Tobmere."}]
+    stream = client.chat.completions.create(model="micro", messages=ask, max_tokens=200, stream=True)
+    next(iter(stream))
+    stream.close()  # the client leaves with the reply half written
+    quick = openai.OpenAI(base_url=f"http://127.0.0.1:{server.port}/v1", api_key="unused", max_retries=0, timeout=60)
+    assert quick.chat.completions.create(model="micro", messages=ask, max_tokens=4).choices[0].message.content
+
+    replies, errors = [], []
+
+    def ask_once(streamed: bool):
+        try:
+            if streamed:
+                chunks = list(quick.chat.completions.create(model="micro", messages=ask, max_tokens=6, stream=True))
+                replies.append("".join(c.choices[0].delta.content or "" for c in chunks if c.choices))
+            else:
+                replies.append(quick.chat.completions.create(model="micro", messages=ask,
+                                                             max_tokens=6).choices[0].message.content)
+        except Exception as e:  # noqa: BLE001  (collected: the assertion below names it)
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=ask_once, args=(i % 2 == 0,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and len(replies) == 12, errors
+
+
+def test_stop_sequences_tool_choice_and_null_options(server):
+    client = server.client
+    ask = [{"role": "user", "content": "Where was Ivand Tobmere born?"}]
+    full = client.chat.completions.create(model="micro", messages=ask, temperature=0, max_tokens=16)
+    text = full.choices[0].message.content
+    assert len(text) > 4
+    stop = text[2:4]  # a sequence the greedy reply is known to write
+    cut = client.chat.completions.create(model="micro", messages=ask, temperature=0, max_tokens=16, stop=[stop])
+    assert cut.choices[0].message.content == text[:text.find(stop)] and cut.choices[0].finish_reason == "stop"
+    streamed = client.chat.completions.create(model="micro", messages=ask, temperature=0, max_tokens=16, stop=stop,
+                                              stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == text[:text.find(stop)]
+    # null means the default, as OpenAI's API reads it (LangChain and LiteLLM send nulls)
+    body = json.dumps({"model": "micro", "messages": ask, "n": None, "temperature": None, "top_p": None,
+                       "stop": None, "tool_choice": None, "stream_options": None, "max_tokens": 3}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/v1/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        assert json.loads(r.read())["choices"][0]["message"]["role"] == "assistant"
+    with pytest.raises(openai.BadRequestError, match="tool_choice"):
+        client.chat.completions.create(model="micro", messages=ask, tools=[PYTHON_TOOL], tool_choice="required")
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.chat.completions.create(model="micro", messages=ask, response_format={"type": "json_object"})
+
+
 def test_a_tool_call_in_a_reply_becomes_openai_tool_calls():
     text = '<tool_call>\n{"name": "python", "arguments": {"code": "print(347 * 589)"}}\n</tool_call>'
     content, calls = tool_calls_out(text, [PYTHON_TOOL])
@@ -126,6 +188,7 @@ def test_a_tool_call_in_a_reply_becomes_openai_tool_calls():
     assert _safe_prefix("The answer is <tool_") == len("The answer is ")
     assert _safe_prefix("Sure. <tool_call>\n{") == len("Sure. ")
     assert _safe_prefix("2 < 3") == len("2 < 3")
+    assert _safe_prefix("one, two, th", ("three",)) == len("one, two, ")  # a stop sequence's start waits too
 
 
 def test_requests_are_checked_field_by_field():
@@ -139,6 +202,8 @@ def test_requests_are_checked_field_by_field():
     assert ok.messages[0] == {"role": "system", "content": "Be brief."}
     assert ok.messages[2]["tool_calls"][0]["function"]["arguments"] == {"code": "print(12)"}  # as the template takes it
     assert ok.max_tokens == 9 and ok.tools == [PYTHON_TOOL] and not ok.stream
+    assert parse_request({"model": "micro", "messages": ok.messages[:2], "tools": [PYTHON_TOOL],
+                          "tool_choice": "none"}, served).tools is None  # "none": the model is not shown the tools
     for body, field in [({"model": "micro", "messages": [{"role": "user", "content": 3}]}, "messages[0].content"),
                         ({"model": "micro", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
                          "messages[0].content"),
@@ -147,7 +212,11 @@ def test_requests_are_checked_field_by_field():
                         ({"model": "micro", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0},
                          "max_tokens"),
                         ({"model": "micro", "messages": [{"role": "user", "content": "hi"}], "tools": [{"x": 1}]},
-                         "tools")]:
+                         "tools"),
+                        ({"model": "micro", "messages": [{"role": "user", "content": "hi"}], "stop": ["a"] * 5},
+                         "stop"),
+                        ({"model": "micro", "messages": [{"role": "user", "content": "hi"}], "stream_options": 1},
+                         "stream_options")]:
         with pytest.raises(APIError) as e:
             parse_request(body, served)
         assert e.value.status == 400 and e.value.param == field
