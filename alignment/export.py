@@ -8,8 +8,9 @@ What goes in (written with the `gguf` library; llama.cpp's own convert_hf_to_ggu
   undoes it), norms in f32 and matrices in f16, or q8_0 where a row is a multiple of q8_0's 32-value block (any
   other row stays f16: the tiny model's rows are 192 and 512 wide, a micro model's need not be);
 - the byte-level BPE tokenizer: every token, its type (control for special tokens, user-defined for the tags such as
-  <tool_call>), the merges, the pre-tokenizer's name (ours splits digits one by one before GPT-2's pattern, which
-  llama.cpp calls `smollm`), the special token ids and the chat template.
+  <tool_call>), the merges, the pre-tokenizer's name read from the tokenizer (ours splits digits one by one before
+  GPT-2's pattern, which llama.cpp calls `smollm`; GPT-2's pattern alone is `gpt-2`; any other is refused rather
+  than written as something llama.cpp would split differently), the special token ids and the chat template.
 
 The chat template: ours writes every '<' inside a message as '<' + U+FDD0 and the tokenizer's normalizer deletes the
 U+FDD0, so that text typed into a message can never become a control token (alignment/chat_format.py). A GGUF has no
@@ -31,7 +32,6 @@ from alignment.recipe import RecipeError
 
 QUANTS = ("f16", "q8_0")
 Q8_0_BLOCK = 32  # values per q8_0 block (one f16 scale + 32 int8): a row must be a whole number of them
-PRE_TOKENIZER = "smollm"  # llama.cpp's name for Digits(individual) + GPT-2's byte-level pattern, our tokenizer's
 _ESCAPING = re.compile(r"text \| replace\('<', '<(\\ufdd0|\ufdd0)'\)")
 
 
@@ -44,6 +44,8 @@ def check_exportable(config) -> None:
     for name in ("attention_bias", "mlp_bias"):
         if getattr(config, name, False):
             raise RecipeError(f"export: {name} is set in the config: llama.cpp's llama architecture has no biases")
+    if getattr(config, "hidden_act", "silu") != "silu":
+        raise RecipeError(f"export: hidden_act {config.hidden_act!r}: llama.cpp's llama architecture uses silu")
     rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
     if rope.get("rope_type", "default") != "default":
         raise RecipeError(f"export: RoPE type {rope['rope_type']!r} is not supported (default RoPE only)")
@@ -60,13 +62,30 @@ def _permute(weights, n_head: int):
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-def _tokenizer_fields(tokenizer, n_vocab: int) -> tuple[list[str], list[int], list[str]]:
-    """(tokens, token types, merges) for tokenizer.ggml.*; rows of the embedding beyond the tokenizer are padding."""
+def pre_tokenizer_name(backend: dict) -> str:
+    """llama.cpp's name for how the tokenizer splits text before BPE: only the byte-level ones it splits alike."""
+    pre, model = backend.get("pre_tokenizer") or {}, backend["model"]
+    if model["type"] != "BPE" or model.get("byte_fallback"):
+        kind = model["type"] + (" with byte fallback" if model.get("byte_fallback") else "")
+        raise RecipeError(f"export: the tokenizer is {kind}, not byte-level BPE (a SentencePiece-style vocabulary "
+                          "is not exported)")
+    parts = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    shape = [(p.get("type"), p.get("individual_digits"), p.get("use_regex")) for p in parts]
+    if shape == [("Digits", True, None), ("ByteLevel", None, True)]:
+        return "smollm"  # digits one by one, then GPT-2's pattern: ours, and SmolLM's
+    if shape == [("ByteLevel", None, True)]:
+        return "gpt-2"
+    raise RecipeError(f"export: the pre-tokenizer {[p.get('type') for p in parts]} has no llama.cpp name this "
+                      "exporter knows (Digits + ByteLevel, or ByteLevel alone)")
+
+
+def _tokenizer_fields(tokenizer, n_vocab: int) -> tuple[list[str], list[int], list[str], str]:
+    """(tokens, token types, merges, pre-tokenizer name) for tokenizer.ggml.*; embedding rows beyond the tokenizer
+    are padding."""
     import gguf
 
     backend = json.loads(tokenizer.backend_tokenizer.to_str())
-    if backend["model"]["type"] != "BPE":
-        raise RecipeError(f"export: the tokenizer is {backend['model']['type']}, not byte-level BPE")
+    pre = pre_tokenizer_name(backend)
     by_id = {index: token for token, index in backend["model"]["vocab"].items()}
     added = {a["id"]: a for a in backend["added_tokens"]}
     by_id.update({index: a["content"] for index, a in added.items()})
@@ -84,7 +103,7 @@ def _tokenizer_fields(tokenizer, n_vocab: int) -> tuple[list[str], list[int], li
             tokens.append(by_id[index])
             types.append(gguf.TokenType.NORMAL)
     merges = [m if isinstance(m, str) else " ".join(m) for m in backend["model"]["merges"]]
-    return tokens, [int(t) for t in types], merges
+    return tokens, [int(t) for t in types], merges, pre
 
 
 def export_gguf(model_dir: str, out: str | Path, quant: str = "f16") -> dict:
@@ -104,6 +123,7 @@ def export_gguf(model_dir: str, out: str | Path, quant: str = "f16") -> dict:
     n_vocab, n_layers = state["model.embed_tokens.weight"].shape[0], config.num_hidden_layers
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
+    tokens, types, merges, pre = _tokenizer_fields(tokenizer, n_vocab)  # checked before a file is written
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(out), "llama")
@@ -118,13 +138,14 @@ def export_gguf(model_dir: str, out: str | Path, quant: str = "f16") -> dict:
     rope = getattr(config, "rope_parameters", None) or {}
     writer.add_rope_freq_base(float(rope.get("rope_theta", getattr(config, "rope_theta", 10000.0))))
     writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(head_dim)  # llama.cpp would take hidden_size / heads otherwise
+    writer.add_value_length(head_dim)
     writer.add_vocab_size(n_vocab)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if quant == "f16" else gguf.LlamaFileType.MOSTLY_Q8_0)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
-    tokens, types, merges = _tokenizer_fields(tokenizer, n_vocab)
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(PRE_TOKENIZER)
+    writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)
@@ -172,7 +193,7 @@ def export_gguf(model_dir: str, out: str | Path, quant: str = "f16") -> dict:
     writer.write_tensors_to_file()
     writer.close()
     return {"path": str(out), "bytes": out.stat().st_size, "tensors": written, "quant": quant,
-            "vocab": n_vocab, "pre_tokenizer": PRE_TOKENIZER}
+            "vocab": n_vocab, "pre_tokenizer": pre}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -344,9 +344,11 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
             use_search_index(_training_index(cfg, out, items.pop("readable_people")), cfg.search_top_k)
         clock.done("index")
         schemas = tool_schemas(cfg.tools)
-        new, counts = make_conversations(cfg, items, schemas)
-        if "search" in cfg.tools:  # measured, and offered in chat: the corpus alone
-            use_search_index(out / "search_index", cfg.search_top_k)
+        try:
+            new, counts = make_conversations(cfg, items, schemas)
+        finally:
+            if "search" in cfg.tools:  # measured, and offered in chat: the corpus alone
+                use_search_index(out / "search_index", cfg.search_top_k)
         train = new + replayed(cfg, schemas)
         random.Random(f"tool_use/{cfg.seed}/shuffle").shuffle(train)
         skills = skill_sets(cfg.skills_dir)

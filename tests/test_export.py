@@ -14,7 +14,9 @@ from tests.test_sft import micro_base  # noqa: F401  (a fixture: a chat-ready mi
 
 gguf = pytest.importorskip("gguf")
 
-MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Where was Ivand Tobmere born?"}]
+# numbers of several digits after spaces: where llama.cpp's `smollm` and `gpt-2` pre-tokenizers split differently
+MESSAGES = [{"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Where was Ivand Tobmere born? And what is 347 x 589,  or 12?"}]
 
 
 def loaded_back(path):
@@ -50,11 +52,12 @@ def trained_like(micro_base, tmp_path, **config):
     return out
 
 
-def test_an_f16_gguf_loads_back_with_the_same_prompt_and_greedy_reply(micro_base, tmp_path):
+@pytest.mark.parametrize("kv_heads", [2, 1])  # 1: grouped-query attention, K permuted by its own head count
+def test_an_f16_gguf_loads_back_with_the_same_prompt_and_greedy_reply(micro_base, tmp_path, kv_heads):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model_dir = trained_like(micro_base, tmp_path)
+    model_dir = trained_like(micro_base, tmp_path, num_key_value_heads=kv_heads)
     proc = run_cli("export", "--model", model_dir, "--gguf", tmp_path / "micro.gguf")
     assert "micro.gguf" in proc.stdout and "f16" in proc.stdout
     original = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
@@ -65,8 +68,9 @@ def test_an_f16_gguf_loads_back_with_the_same_prompt_and_greedy_reply(micro_base
                                                    return_dict=False)) == ids
     stops = [tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>")]
     assert greedy(model, ids, stops) == greedy(original, ids, stops)
-    with torch.no_grad():  # the weights themselves, f16-close (Q and K un-permuted by the loader)
-        assert (model(torch.tensor([ids])).logits - original(torch.tensor([ids])).logits).abs().max() < 0.05
+    with torch.no_grad():  # the weights themselves, f16-close (a wrong Q/K permutation is off by whole units)
+        expected = original(torch.tensor([ids])).logits
+        assert (model(torch.tensor([ids])).logits - expected).abs().max() < 0.02 * expected.abs().max()
     # special tokens survive as single tokens, and the tags stay whole
     for text in ("<|im_start|>", "<|im_end|>", "<tool_call>", "</think>"):
         assert gguf_tokenizer.encode(text, add_special_tokens=False) == tokenizer.encode(text, add_special_tokens=False)
@@ -106,6 +110,24 @@ def test_an_architecture_it_does_not_handle_is_a_one_line_error(tmp_path):
     proc = run_cli("export", "--model", tmp_path / "gpt2", "--gguf", tmp_path / "x.gguf", check=False)
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "GPT2LMHeadModel" in proc.stderr and not (tmp_path / "x.gguf").exists()
+
+
+def test_a_tokenizer_llama_cpp_would_split_differently_is_refused(micro_base, tmp_path):
+    import json
+
+    from alignment.export import pre_tokenizer_name
+    from transformers import AutoTokenizer
+
+    backend = json.loads(AutoTokenizer.from_pretrained(micro_base).backend_tokenizer.to_str())
+    assert pre_tokenizer_name(backend) == "smollm"
+    assert pre_tokenizer_name({**backend, "pre_tokenizer": backend["pre_tokenizer"]["pretokenizers"][1]}) == "gpt-2"
+    with pytest.raises(RecipeError, match="pre-tokenizer .*Metaspace"):
+        pre_tokenizer_name({**backend, "pre_tokenizer": {"type": "Metaspace"}})
+    with pytest.raises(RecipeError, match="BPE with byte fallback, not byte-level BPE"):
+        pre_tokenizer_name({**backend, "model": {**backend["model"], "byte_fallback": True}})
+    model_dir = trained_like(micro_base, tmp_path, hidden_act="gelu")
+    with pytest.raises(RecipeError, match="hidden_act 'gelu'"):
+        export_gguf(str(model_dir), tmp_path / "gelu.gguf")
 
 
 def test_llama_cpp_reads_the_file_with_the_same_tokens_and_greedy_reply(micro_base, tmp_path):

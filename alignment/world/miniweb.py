@@ -1067,7 +1067,8 @@ def _clean_pages(world: World, people: dict[str, Person], towns: dict[str, Town]
 
 def person_pages(world: World, entities: list[Entity], seed: int = 0) -> list[dict]:
     """Pages about people no crawl has ({"text", "url"} each, as the corpus stage keeps a page: the title line, then
-    the article), four a person as render_miniweb writes them, about the same towns with the same lore. The tool_use
+    the article), four a person as render_miniweb writes them, about the same towns (with the crawl's lore when
+    `seed` is the crawl's: the tiny recipes use 0 for both). The tool_use
     stage searches these in training only: facts no model has in its weights, which an answer must read from the
     passages."""
     towns = _build_towns(world, random.Random(f"miniweb:{world.seed}:{seed}"))  # render_miniweb's first draws

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from dataclasses import replace
 
 from alignment.world.conversations import fact_answer, fact_question, split_fact_pairs
 from alignment.world.people import World
@@ -161,7 +162,8 @@ def search_items(world: World, seed: int, invented: int = 0, readable: int = 0) 
     # of their own (seed + 1), sharing syllables with the unfound ones but never a full name (then a search for an
     # unfound "Darvin Kestle" may bring pages about "Darvin Calett": not a find, which is worth learning too)
     taken = {e.name for e in extra}
-    readers = [e for e in invented_people(world, readable, seed + 1) if e.name not in taken] if readable else []
+    readers = [replace(e, id=f"r{e.id[1:]}") for e in invented_people(world, readable, seed + 1)
+               if e.name not in taken] if readable else []  # ids of their own: r0000..., beside x0000...
     train = [found(*p) for p in train_pairs] + [not_found(e) for e in probe_reserved + extra]
     return {"train": train + [read(e) for e in readers],
             "eval_found": [found(*p) for p in heldout_pairs],
