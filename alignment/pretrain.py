@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
@@ -337,6 +336,14 @@ def _print_summary(record: dict) -> None:
         f = record["fact_recall"]
         print(f"  few-shot facts, 4-way multiple choice: {f['multiple_choice_accuracy']} (chance 0.25, target >= 0.5); "
               f"open-ended greedy recall {f['open_ended_recall']}")
+    if "in_context_copying" in record:
+        c = record["in_context_copying"]
+        r = c["repeated_tokens"]
+        line = f"  in-context copying: random tokens {r['first_loss']} nats/token, repeated {r['repeat_loss']}"
+        if "surname" in c:
+            line += (f"; a new person's surname after their first name {c['surname']['new_people_rate']} "
+                     f"(the corpus's people, memorised: {c['surname']['corpus_people_rate']})")
+        print(line)
     print(f"  {record['tokens_per_second']}; wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB")
 
 

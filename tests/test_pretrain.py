@@ -64,6 +64,13 @@ def test_pretrain_writes_a_model_and_its_measurements(micro_data, tmp_path):
     assert metrics["validation_loss"] < math.log(500) and metrics["unigram_entropy_baseline"] < 7
     assert metrics["tokens_per_second"]["median"] > 0 and metrics["precision"] == "fp32"
     assert 0 <= metrics["fact_recall"]["multiple_choice_accuracy"] <= 1 and metrics["fact_recall"]["questions"] == 8
+    copying = metrics["in_context_copying"]
+    repeated = copying["repeated_tokens"]
+    assert repeated["run_tokens"] == 32 and repeated["first_loss"] > 0  # half the micro block of 64
+    assert abs(repeated["copy_gain"] - (repeated["first_loss"] - repeated["repeat_loss"])) < 2e-3
+    assert copying["surname"]["new_people"] == copying["surname"]["corpus_people"] == 60
+    assert 0 <= copying["surname"]["new_people_rate"] <= 1 and 0 <= copying["surname"]["corpus_people_rate"] <= 1
+    assert "in-context copying: random tokens" in proc.stdout
     assert (out / "loss_curve.png").stat().st_size > 1000
     assert "step 15 samples:" in proc.stdout and "tokens_per_second" in proc.stdout + proc.stderr
 

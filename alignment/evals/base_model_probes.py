@@ -6,6 +6,11 @@ facts from a few-shot prompt (in-context learning), as "Deep Dive into LLMs like
 - fact recall: few-shot prompts in the corpus's own phrasing ("Ada Quist was born in Dalrun.") ask a
   fact of a person the corpus covers, scored two ways: 4-way multiple choice by the likelihood of each
   option (chance 25%: the distractors come from the same pool), and open-ended greedy completion.
+- in-context copying: can it repeat what its context holds, not what its weights hold? A run of random tokens
+  seen a second time (Olsson et al. 2022's test for induction heads: a model that has them predicts the repeat
+  almost for free), and a new person's surname after their first name ("Orric Mirrmere is a potter from Dalrun.
+  Everyone in town knows Orric" -> " Mirrmere"), against the corpus's people, whose surnames it has memorised.
+  Reading a search result or a word to spell out (stage 5) needs this skill.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ SHOTS = 3
 # draws on one model gave 53-58% (600 questions each)
 SHOT_SETS = 3
 PREFIX_TOKENS, CONTINUATION_TOKENS = 32, 32
+# 32 runs of 48 random tokens, each seen twice in a 96-token row: ~0.1 s at the tiny size
+COPY_RUNS, COPY_LENGTH = 32, 48
+COPY_PEOPLE = 60
 
 
 def _article(word: str) -> str:
@@ -180,6 +188,45 @@ def fact_recall(model, tokenizer, world, n_questions: int, seed: int) -> dict:
     }
 
 
+def repeated_tokens_loss(model, tokenizer, seed: int) -> dict:
+    """Mean loss (nats/token) on a run of random ordinary tokens and on the same run repeated right after it. The
+    first sees nothing to lean on (about the log of the vocabulary, or worse); a model that copies from its context
+    makes the repeat cheap. `copy_gain` is the difference: ~0 means no in-context copying at all."""
+    import torch
+
+    special = set(tokenizer.all_special_ids)
+    vocab = [i for i in range(len(tokenizer)) if i not in special]
+    length = min(COPY_LENGTH, model.config.max_position_embeddings // 2)  # both runs within the trained positions
+    rng = random.Random(f"repeated-tokens/{seed}")
+    runs = torch.tensor([rng.sample(vocab, length) for _ in range(COPY_RUNS)])
+    ids = torch.cat([runs, runs], dim=1).to(model.device)
+    with torch.no_grad():
+        logits = model(ids).logits.float()
+    losses = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")
+    first = losses[:, :length - 1].mean().item()  # predicting tokens 2..48 of the first run
+    repeat = losses[:, length:].mean().item()  # predicting tokens 2..48 of the repeat (its first is unguessable)
+    return {"runs": COPY_RUNS, "run_tokens": length, "first_loss": round(first, 3),
+            "repeat_loss": round(repeat, 3), "copy_gain": round(first - repeat, 3)}
+
+
+def surname_copying(model, tokenizer, world, seed: int) -> dict:
+    """Greedy: after "<First Last> is a <trade> from <town>. Everyone in town knows <First>", is the next word the
+    surname? For new people (world/people.py invented_people: never in any corpus) only copying can give it; for the
+    corpus's people memory can."""
+    from alignment.world.people import invented_people
+
+    def share(people) -> float:
+        prompts = [tokenizer(f"{p.name} is {_article(p.facts['profession'])} {p.facts['profession']} from "
+                             f"{p.facts['hometown']}. Everyone in town knows {p.first_name}").input_ids for p in people]
+        completions = _greedy_completions(model, tokenizer, prompts, n_tokens=4)
+        return round(sum(c.startswith(" " + p.last_name) for c, p in zip(completions, people)) / len(people), 4)
+
+    new = invented_people(world, COPY_PEOPLE, seed=seed + 1000)  # a draw of their own, not the stages' (seed 0)
+    known = world.entities[:COPY_PEOPLE]
+    return {"new_people": len(new), "new_people_rate": share(new), "corpus_people": len(known),
+            "corpus_people_rate": share(known)}
+
+
 def run_probes(model, tokenizer, folders: dict[str, Path], cfg) -> dict:
     from alignment.world.people import build_world
     from data_pipelines.documents import read_documents
@@ -195,4 +242,7 @@ def run_probes(model, tokenizer, folders: dict[str, Path], cfg) -> dict:
     if cfg.world:
         world = build_world(**cfg.world)
         results["fact_recall"] = fact_recall(model, tokenizer, world, cfg.probe_questions, cfg.seed)
+    results["in_context_copying"] = {"repeated_tokens": repeated_tokens_loss(model, tokenizer, cfg.seed)}
+    if cfg.world:
+        results["in_context_copying"]["surname"] = surname_copying(model, tokenizer, world, cfg.seed)
     return results
