@@ -4,6 +4,10 @@
     alignment run recipes/tiny/pipeline.yaml --until tokenizer            # a prefix: corpus, then tokenizer
     alignment run recipes/tiny/pipeline.yaml --stages pretrain,sft        # only these (in the pipeline's order)
     alignment run recipes/tiny/pipeline.yaml --tokenizer.vocab_size 4096  # a stage's field, for this run
+    alignment run recipes/tiny/pipeline.yaml --verbose                    # every stage's output as it comes
+
+Each stage's output goes to output_dir/run.log (alignment/stage_log.py); the terminal shows a line a stage,
+with its progress while it runs and its headline number when done, and the last lines of the log if it fails.
 
 A pipeline recipe lists stages, each with its own recipe and optional overrides (applied as command-line flags):
 
@@ -35,7 +39,6 @@ import hashlib
 import importlib
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +47,7 @@ import yaml
 
 from alignment.cli import STAGES
 from alignment.recipe import RecipeError, _split_argv, _suggest, load_yaml, parse_recipe, to_yaml, trainer_fields
+from alignment.stage_log import log_path, run_logged, tail
 
 # Stages a pipeline can run: stage name -> its config dataclass (in the module cli.STAGES names).
 RECIPE_STAGES = {
@@ -76,13 +80,14 @@ HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "grpo": {"greedy_accuracy_after": "of the held-out word problems right (greedy) after GRPO"},
 }
 
-USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--<stage>.<field> value ...]
+USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--verbose] [--<stage>.<field> value ...]
 
 Runs the pipeline's stages in order, each in its own process; a stage that finished with the same recipe
 and the same inputs is skipped, and everything after a stage that reruns reruns too.
 
   --until STAGE            run the stages up to and including STAGE
   --stages A,B             run only these stages (still in the pipeline's order)
+  --verbose                stream every stage's output (it is kept in output_dir/run.log either way)
   --<stage>.<field> value  override a field of one stage's recipe for this run (e.g. --tokenizer.vocab_size 512)"""
 
 
@@ -143,13 +148,18 @@ def read_pipeline(path: str) -> list[dict]:
     return entries
 
 
-def parse_args(argv: list[str]) -> tuple[str, list[str] | None, str | None, dict[str, list[tuple[str, str | None]]]]:
-    """-> (pipeline file, --stages, --until, {stage: [(field, text)]} from the --<stage>.<field> flags)."""
+def parse_args(argv: list[str]) -> tuple[str, list[str] | None, str | None, dict[str, list[tuple[str, str | None]]],
+                                          bool]:
+    """-> (pipeline file, --stages, --until, {stage: [(field, text)]} from the --<stage>.<field> flags, --verbose)."""
     if not argv or argv[0].startswith("--"):
         raise RecipeError("expected the pipeline recipe first: alignment run PIPELINE.yaml [--<stage>.<field> value]")
-    path, stages, until, overrides = argv[0], None, None, {}
+    path, stages, until, overrides, verbose = argv[0], None, None, {}, False
     for name, text in _split_argv(argv[1:]):
-        if name in ("stages", "until"):
+        if name == "verbose":
+            if text is not None:
+                raise RecipeError(f"--verbose takes no value (got {text!r})")
+            verbose = True
+        elif name in ("stages", "until"):
             if not text:
                 raise RecipeError(f"--{name}: expected stage names")
             if name == "stages":
@@ -160,10 +170,10 @@ def parse_args(argv: list[str]) -> tuple[str, list[str] | None, str | None, dict
             stage, _, field = name.partition(".")
             overrides.setdefault(stage, []).append((field, text))
         else:
-            raise RecipeError(f"unknown option '--{name}' (options: --until, --stages, --<stage>.<field>)")
+            raise RecipeError(f"unknown option '--{name}' (options: --until, --stages, --verbose, --<stage>.<field>)")
     if stages is not None and until is not None:
         raise RecipeError("--stages and --until: give one of them")
-    return path, stages, until, overrides
+    return path, stages, until, overrides, verbose
 
 
 def _config_class(name: str):
@@ -271,8 +281,8 @@ def record_inputs(stage: Stage, upstream: list[Stage]) -> None:
 
 # --- running ----------------------------------------------------------------------------------------
 
-def run_stage(stage: Stage) -> int:
-    """`python -m alignment <stage> ...` as a child process, its output straight to ours.
+def run_stage(stage: Stage, label: str, verbose: bool) -> int:
+    """`python -m alignment <stage> ...` as a child process, its output to the stage's log (and to ours if verbose).
 
     A process per stage rather than main() in this one: when a stage exits, everything it held (torch and its
     allocator caches, a model, datasets' Arrow buffers, module-level caches) goes back to the OS, so the
@@ -283,7 +293,7 @@ def run_stage(stage: Stage) -> int:
     metrics.json measuring its own process tree. The cost, ~1-2 s of start-up a stage, is nothing here.
     """
     command = [sys.executable, "-m", "alignment", stage.name, *stage.argv]
-    return subprocess.run(command).returncode
+    return run_logged(command, log_path(stage.output_dir), label, verbose)
 
 
 def _headline(stage: Stage) -> str:
@@ -314,7 +324,7 @@ def main(argv: list[str]) -> int:
     if "-h" in argv or "--help" in argv:
         print(USAGE)
         return 0
-    path, chosen, until, cli_overrides = parse_args(argv)
+    path, chosen, until, cli_overrides, verbose = parse_args(argv)
     entries = read_pipeline(path)
     names = [e["stage"] for e in entries]
     for name in [*(chosen or []), *([until] if until else []), *cli_overrides]:
@@ -343,12 +353,13 @@ def main(argv: list[str]) -> int:
             print(f"{step}: skipped ({skip_reason})", flush=True)
             record_inputs(stage, upstream)  # the same record again, or the first one for a stage run by hand
             continue
-        print(f"{step}: running ({reason})\n  $ alignment {stage.name} {shlex.join(stage.argv)}", flush=True)
+        print(f"{step}: running ({reason})\n  $ alignment {stage.name} {shlex.join(stage.argv)}\n"
+              f"  log: {log_path(stage.output_dir)}", flush=True)
         # A half-run stage must never look finished to a later pipeline, whatever the stage leaves behind.
         (stage.output_dir / "pipeline.json").unlink(missing_ok=True)
         started = time.time()
         try:
-            code = run_stage(stage)
+            code = run_stage(stage, step, verbose)
         except KeyboardInterrupt:
             print(f"alignment run: error: interrupted during stage {stage.name}", file=sys.stderr)
             return 130
@@ -356,6 +367,10 @@ def main(argv: list[str]) -> int:
         later = [s.name for s in stages[i + 1:] if s is not None and s.name in selected]
         not_run = f"; not run: {', '.join(later)}" if later else ""
         if code != 0:
+            if not verbose:  # what it said last, where a terminal would have shown it
+                lines = tail(log_path(stage.output_dir))
+                print(f"the last {len(lines)} lines of {log_path(stage.output_dir)}:\n" +
+                      "\n".join(f"  | {line}" for line in lines), file=sys.stderr)
             print(f"alignment run: error: stage {stage.name} failed with exit code {code}{not_run}", file=sys.stderr)
             return 1
         if not (_finished(stage.output_dir) and (stage.output_dir / "metrics.json").stat().st_mtime >= started - 1):
@@ -365,7 +380,8 @@ def main(argv: list[str]) -> int:
             return 1
         record_inputs(stage, upstream)
         stage.status = f"done in {elapsed:.1f} s"
-        print(f"{step}: done in {elapsed:.1f} s", flush=True)
+        headline = _headline(stage)
+        print(f"{step}: done in {elapsed:.1f} s" + (f": {headline}" if headline != "-" else ""), flush=True)
     print_table([s for s in stages if s is not None])
     return 0
 

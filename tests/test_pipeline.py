@@ -65,6 +65,14 @@ def test_first_run_runs_every_stage_and_second_skips_them(finished):
     assert status(first, "tokenizer").startswith("running (not finished before")
     assert "[1/2] corpus: done in" in first.stdout and "[2/2] tokenizer: done in" in first.stdout
     assert first.stdout.index("corpus: done in") < first.stdout.index("tokenizer: running")
+    # one line a stage, with its headline when done; what the stage printed is in its log, not on the screen
+    done = [line for line in first.stdout.splitlines() if line.startswith("[1/2] corpus: done in")]
+    assert len(done) == 1 and done[0].endswith(" documents kept"), done
+    assert f"log: {corpus / 'run.log'}" in first.stdout
+    log = (corpus / "run.log").read_text()
+    assert log.startswith("\n=== ") and "-m alignment corpus --config" in log and "; metrics in " in log
+    assert "; metrics in " not in first.stdout + first.stderr
+    assert "tokenizer: 512 tokens" in (tokenizer / "run.log").read_text()
     # the closing table: where the artifacts are, with each stage's headline number
     table = first.stdout.split("artifacts", 1)[1]
     assert f"documents dir  {corpus / 'documents'}" in table and f"tokenizer dir  {tokenizer}" in table
@@ -95,9 +103,12 @@ def test_changed_field_reruns_that_stage_only(finished):
     pipeline, corpus, tokenizer, _ = finished
     before = (corpus / "metrics.json").read_bytes()
 
-    proc = run_cli("run", pipeline, "--tokenizer.vocab_size", "600")
+    proc = run_cli("run", pipeline, "--tokenizer.vocab_size", "600", "--verbose")
     assert status(proc, "corpus").startswith("skipped")
     assert status(proc, "tokenizer") == "running (recipe changed: vocab_size)"
+    # --verbose: the stage's own output streams too, and its log gets a second run below the first
+    assert "tokenizer: 600 tokens" in proc.stdout
+    assert (tokenizer / "run.log").read_text().count("\n=== ") == 2
     assert json.loads((tokenizer / "metrics.json").read_text())["vocab_size_requested"] == 600
     assert (corpus / "metrics.json").read_bytes() == before
 
@@ -165,6 +176,9 @@ def test_failing_stage_stops_the_pipeline(tmp_path):
     assert status(proc, "tokenizer") is None and not tokenizer.exists()
     assert proc.stderr.strip().splitlines()[-1] == \
         "alignment run: error: stage corpus failed with exit code 2; not run: tokenizer"
+    # above it, the end of the stage's log: its own one-line error, and where the rest is
+    assert f"lines of {corpus / 'run.log'}:" in proc.stderr
+    assert "no-such-crawl" in proc.stderr.split("lines of", 1)[1]
 
 
 def test_tiny_pipeline_chains_its_stages_outputs():

@@ -52,10 +52,14 @@ def tiny_run(tmp_path_factory):
         run_cli("sft", "--config", "recipes/tiny/sft_answer_first.yaml", "--model_name_or_path", out / "pretrain",
                 "--output_dir", out / "sft_answer_first", timeout=ANSWER_FIRST_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
+        from alignment.stage_log import tail
+
         seen = (e.stdout or b"").decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         command = " ".join(map(str, e.cmd[2:5]))
+        logs = sorted(out.glob("*/run.log"), key=lambda p: p.stat().st_mtime)  # the stage that was running: last
+        last = f"\nthe end of {logs[-1]}:\n" + "\n".join(tail(logs[-1], 40)) if logs else ""
         pytest.fail(f"over the tiny pipeline's time budget: {command} ran past {e.timeout:.0f} s (issue 9's budget, "
-                    f"with a margin); its last output:\n{seen[-2000:]}")
+                    f"with a margin); its last output:\n{seen[-2000:]}{last}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
                for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "sft_answer_first")}
     return out, proc, metrics
