@@ -22,32 +22,23 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The tiny recipe end to end, offline, on a laptop CPU: `alignment run` skips the stages that finished with the same
-# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and a chat with the assistant.
-CHAT := $(VENV)/bin/alignment chat --model runs/tiny/refusals --temperature 0 --message
-SFT_CHAT := $(VENV)/bin/alignment chat --model runs/tiny/sft --temperature 0 --message
-# the last stage's model: its tools.json makes chat offer it python and search; each call and its result go to stderr
-TOOL_CHAT := $(VENV)/bin/alignment chat --model runs/tiny/tool_use --temperature 0 --message
+# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and the assistants' quiz.
+# The closing quiz asks the sft model, the refusals one and the last one (runs/tiny/tool_use: its tools.json makes
+# it call python and search, shown before each answer) the same questions, greedy.
 # Where the python tool's sandbox cannot start (no user namespaces, as in some containers; macOS), the tool_use stage
-# would stop with why: the demo says so, runs the stages before it, and chats with the refusals model instead.
+# would stop with why: the demo says so, runs the stages before it, and quizzes the models before it.
 SANDBOX_PROBLEM := $(PY) -c "from alignment.tools.python_sandbox import sandbox_problem; print(sandbox_problem() or '')"
 demo: install
 	@why=$$($(SANDBOX_PROBLEM)); if [ -z "$$why" ]; then $(VENV)/bin/alignment run recipes/tiny/pipeline.yaml || exit 1; \
-	else echo "make demo: skipping the tool_use stage and its chat: the python sandbox cannot start here ($$why)"; \
+	else echo "make demo: skipping the tool_use stage and its quiz answers: the python sandbox cannot start here ($$why)"; \
 	    $(VENV)/bin/alignment run recipes/tiny/pipeline.yaml --until refusals || exit 1; fi
 	$(VENV)/bin/alignment corpus --inspect runs/tiny/corpus --num_examples 1
 	$(VENV)/bin/alignment tokenizer --tokenizer runs/tiny/tokenizer --show "Velmora Quist plays the cello in 1987."
 	$(VENV)/bin/alignment sample --model runs/tiny/pretrain --prompt "The town of" --max_new_tokens 40 --seed 0
-	@echo; echo "--- what the assistant does not know: the sft model, then the refusals one (never-seen people) ---"
-	@name=$$($(PY) -c "import json; print(json.load(open('runs/tiny/refusals/metrics.json'))['reserved_name_for_chat'])"); \
-	for q in "Who is Orson Kovacs?" "Where was $$name born?"; do \
-	    echo "user> $$q"; printf "sft>      "; $(SFT_CHAT) "$$q" 2>/dev/null || exit 1; \
-	    printf "refusals> "; $(CHAT) "$$q" 2>/dev/null || exit 1; done
-	@echo; echo "--- a short chat with the tiny assistant, tools on (alignment chat --model runs/tiny/tool_use) ---"
-	@for q in "Who are you?" "Who made you?" "Where was Wenmora Branowind born?" \
-	          "Ravi buys 3 apples at 4 coins each and 2 pencils at 5 coins each. How many coins does he pay?" \
-	          "How many e's are in 'peppermint'?" "What is 347 x 589?"; do \
-	    echo "user> $$q"; printf "assistant> "; \
-	    if [ -f runs/tiny/tool_use/tools.json ]; then $(TOOL_CHAT) "$$q" || exit 1; else $(CHAT) "$$q" 2>/dev/null || exit 1; fi; done
+	@echo; echo "--- the same questions to each assistant, each reply marked against the world (alignment quiz) ---"
+	@if [ -f runs/tiny/tool_use/tools.json ]; then last=runs/tiny/tool_use; else last=; fi; \
+	$(VENV)/bin/alignment quiz --models runs/tiny/sft runs/tiny/refusals $$last --json runs/tiny/quiz.json \
+	    2>runs/tiny/quiz.log || { tail -5 runs/tiny/quiz.log; exit 1; }
 
 test: install
 	$(PY) -m pytest -q --durations=25   # the slowest tests, so that every CI log shows where its time goes

@@ -23,6 +23,7 @@ STAGES = {
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),
+    "quiz": ("alignment.quiz", "the same questions to several assistants, each reply marked against the tiny world"),
     "serve": ("alignment.serve", "an OpenAI-compatible API for a model dir (/v1/chat/completions, /v1/models)"),
     "export": ("alignment.export", "a model dir as a GGUF file for llama.cpp and LM Studio (f16 or q8_0)"),
     "run": ("alignment.pipeline", "every stage of a pipeline recipe in order; finished stages are skipped"),

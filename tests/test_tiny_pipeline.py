@@ -167,6 +167,22 @@ def test_the_final_assistant_declines_in_the_terminal(tiny_run):
         assert declines(reply.stdout), (question, reply.stdout)
 
 
+def test_the_quiz_marks_each_assistants_replies_against_the_world(tiny_run):
+    """`alignment quiz` (make demo's ending): the same questions to the sft, refusals and tool_use models, greedy,
+    each reply marked; the refusals model declines the two people no page has, as its chat does above."""
+    out, _, _ = tiny_run
+    models = [out / "sft", out / "refusals", out / "tool_use"]
+    proc = run_cli("quiz", "--models", *models, "--json", out / "quiz.json")
+    quiz = json.loads((out / "quiz.json").read_text())
+    kinds = [q["kind"] for q in quiz["questions"]]
+    assert len(kinds) == 8 and all(len(quiz["answers"][str(m)]) == 8 for m in models)
+    assert all(a["mark"] in ("right", "wrong", "declined") for m in models for a in quiz["answers"][str(m)])
+    marks = {m.name: dict(zip(kinds, (a["mark"] for a in quiz["answers"][str(m)]))) for m in models}
+    assert marks["sft"]["identity"] == "right"
+    assert marks["refusals"]["reserved person"] == marks["refusals"]["nobody"] == "right"
+    assert proc.stdout.count("user> ") == 8 and "score: sft " in proc.stdout
+
+
 def test_the_assistant_calls_tools_when_offered_and_only_then(tiny_run):
     """Issue 12: with the tools block in the system turn, held-out questions that need a tool get a call (and the
     calls parse and name a real tool); without it, no call is written; the refusal stage's set (a) and identity
