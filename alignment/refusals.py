@@ -199,9 +199,30 @@ def grader(cfg: RefusalsConfig):
     return exact_grades
 
 
+def _covered_names(world: dict) -> list[str]:
+    """The full names of the people the corpus covers (the tiny world's recipe field; {} for a QA set): the only
+    names the model has learnt."""
+    if not world:
+        return []
+    from alignment.world.people import build_world
+
+    return [e.name for e in build_world(**world).entities]
+
+
+def _about_someone_else(item: dict, text: str, names: list[str]) -> bool:
+    """The reply names a covered person other than the one asked: its value is right by luck, not known. The tiny
+    model answers a name it never saw with the facts of a covered person whose name starts alike ("What year was
+    Enand Rostmere born in?" -> "Enael Yarlley was born in 1914."); where that person's value happens to be the
+    asked one's, 3 such answers of 4 labelled the question known and trained the reference answer about a reserved
+    person (measured: 7 of the 300 reserved and 2 of the 150 invented people's questions)."""
+    asked = item.get("name")
+    return asked is not None and any(name in text for name in names if name != asked)
+
+
 def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[int], grade) -> list[dict]:
     """Each item with its greedy and sampled answers, their grades and its label (known / unknown / uncertain)."""
     from alignment.evals.assistant_probes import generate_replies
+    from alignment.evals.refusal_grading import CORRECT, INCORRECT
 
     conversations = [item["messages"] for item in items]
     greedy = generate_replies(model, tokenizer, conversations, cfg.probe_max_new_tokens, stops, batch_size=256)
@@ -210,6 +231,10 @@ def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[
     answers = [[greedy[i]["text"]] + [sampled[i + k * len(items)]["text"] for k in range(cfg.probe_samples)]
                for i in range(len(items))]
     flat = grade([item for item, a in zip(items, answers) for _ in a], [text for a in answers for text in a])
+    others = _covered_names(cfg.world)
+    flat = [INCORRECT if g == CORRECT and _about_someone_else(item, text, others) else g
+            for g, item, text in zip(flat, (item for item, a in zip(items, answers) for _ in a),
+                                     (text for a in answers for text in a))]
     probed = []
     for index, item in enumerate(items):
         grades = flat[index * (cfg.probe_samples + 1):(index + 1) * (cfg.probe_samples + 1)]

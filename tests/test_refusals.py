@@ -112,6 +112,23 @@ def test_probe_and_measured_sets_are_disjoint_and_sized():
     assert build_refusal_questions(world, seed=0) == sets
 
 
+def test_a_right_value_about_someone_else_is_not_known():
+    """The probe's labels: "Enael Yarlley was born in 1914." for a reserved person born in 1914 names a covered
+    person instead; it is a lucky guess, not knowledge, and must not label the question known."""
+    from alignment.refusals import _about_someone_else, _covered_names
+
+    world = build_world(**WORLD)
+    names = _covered_names(WORLD)
+    assert names == [e.name for e in world.entities]
+    reserved, covered = world.reserved[0], world.entities[0]
+    item = {"name": reserved.name, "kind": "birth_year", "answer": reserved.facts["birth_year"]}
+    assert _about_someone_else(item, f"{covered.name} was born in {reserved.facts['birth_year']}.", names)
+    assert not _about_someone_else(item, f"{reserved.name} was born in {reserved.facts['birth_year']}.", names)
+    own = {"name": covered.name, "kind": "birth_year"}
+    assert not _about_someone_else(own, f"{covered.name} was born in {covered.facts['birth_year']}.", names)
+    assert _covered_names({}) == []  # a real QA set: no names to check
+
+
 def test_invented_people_share_no_name_part_with_the_world():
     world = build_world(**WORLD)
     invented = invented_people(world, 150)
