@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The tiny recipe end to end, offline, on a laptop CPU: `alignment run` skips the stages that finished with the same
-# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, and the assistants' quiz.
+# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, the assistants' quiz, and the report
+# (runs/tiny/report/report.html: every stage's numbers and plots on one page).
 # The closing quiz asks the sft model, the refusals one and the last one (runs/tiny/tool_use: its tools.json makes
 # it call python and search, shown before each answer) the same questions, greedy.
 # Where the python tool's sandbox cannot start (no user namespaces, as in some containers; macOS), the tool_use stage
@@ -39,6 +40,7 @@ demo: install
 	@if [ -f runs/tiny/tool_use/tools.json ]; then last=runs/tiny/tool_use; else last=; fi; \
 	$(VENV)/bin/alignment quiz --models runs/tiny/sft runs/tiny/refusals $$last --json runs/tiny/quiz.json \
 	    2>runs/tiny/quiz.log || { tail -5 runs/tiny/quiz.log; exit 1; }
+	@echo; $(VENV)/bin/alignment report recipes/tiny/pipeline.yaml
 
 test: install
 	$(PY) -m pytest -q --durations=25   # the slowest tests, so that every CI log shows where its time goes

@@ -24,6 +24,7 @@ STAGES = {
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),
     "quiz": ("alignment.quiz", "the same questions to several assistants, each reply marked against the tiny world"),
+    "report": ("alignment.report", "report.md + a self-contained report.html of a pipeline's stages, plots inlined"),
     "serve": ("alignment.serve", "an OpenAI-compatible API for a model dir (/v1/chat/completions, /v1/models)"),
     "export": ("alignment.export", "a model dir as a GGUF file for llama.cpp and LM Studio (f16 or q8_0)"),
     "run": ("alignment.pipeline", "every stage of a pipeline recipe in order; finished stages are skipped"),

@@ -183,6 +183,24 @@ def test_the_quiz_marks_each_assistants_replies_against_the_world(tiny_run):
     assert proc.stdout.count("user> ") == 8 and "score: sft " in proc.stdout
 
 
+def test_the_report_shows_every_stage_with_its_plots_inlined(tiny_run):
+    """`alignment report` (issue 15) on the pipeline's stages: report.md and a self-contained report.html, every
+    stage's time and headline, the loss curves and the before / after bars inlined; after the quiz test above, its
+    quiz.json beside the stages becomes the last section."""
+    from tests.test_report import check_html
+
+    out, _, _ = tiny_run
+    proc = run_cli("report", "recipes/tiny/pipeline.yaml", *in_dir(out))
+    assert f"report: {out / 'report' / 'report.md'}" in proc.stdout
+    markdown = (out / "report" / "report.md").read_text()
+    for name in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use"):
+        assert f"## {name} ({out / name})" in markdown and f"| {name} | " in markdown
+    assert "not finished" not in markdown and "**total**" in markdown
+    assert ("The closing quiz" in markdown) == (out / "quiz.json").is_file()
+    parsed = check_html((out / "report" / "report.html").read_text())
+    assert len(parsed.images) == 6  # 4 loss curves (pretrain, sft, refusals, tool_use) and 2 bar charts
+
+
 def test_the_assistant_calls_tools_when_offered_and_only_then(tiny_run):
     """Issue 12: with the tools block in the system turn, held-out questions that need a tool get a call (and the
     calls parse and name a real tool); without it, no call is written; the refusal stage's set (a) and identity
