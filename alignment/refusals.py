@@ -47,6 +47,9 @@ class RefusalsConfig(SFTTrainingFields):
     invented_people: int = field(default=0, metadata={
         "help": "The tiny world: this many more never-seen people in the probe set (one question each), beyond its "
                 "reserved ones: more names to learn refusals from (world/people.py invented_people)."})
+    outside_people: int = field(default=0, metadata={
+        "help": "The tiny world: this many more, named from outside its syllables (refusal_questions.outside_people: "
+                "\"Kenji Novak\"), one question each: refusals for a name unlike any the world has."})
     qa_dataset: str | None = field(default=None, metadata={
         "help": "A QA set instead (hub id, or a local .jsonl/.json/.csv/.parquet): a question and an answer column."})
     qa_columns: dict = field(default_factory=lambda: {"question": "question", "answer": "answer", "aliases": None},
@@ -114,7 +117,8 @@ def world_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
 
-    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed, invented=cfg.invented_people)
+    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed, invented=cfg.invented_people,
+                                   outside=cfg.outside_people)
 
 
 def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
@@ -299,7 +303,8 @@ def new_conversations(cfg: RefusalsConfig, probed: list[dict]) -> list[dict]:
         from alignment.world.refusal_questions import training_conversations
 
         return training_conversations(build_world(**cfg.world), probed, cfg.uncertain, seed=cfg.seed,
-                                      phrasings=cfg.refusal_phrasings, invented=cfg.invented_people)
+                                      phrasings=cfg.refusal_phrasings, invented=cfg.invented_people,
+                                      outside=cfg.outside_people)
     from alignment.world.refusal_questions import hedged
 
     out = []

@@ -222,7 +222,7 @@ def test_refusals_on_the_tiny_world_writes_its_data_model_and_tables(micro_base,
     proc = run_cli(*tiny_args(micro_base, out, sft_files, "--max_steps", "4"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 4
-    assert sum(metrics["probe"]["labels"].values()) == metrics["probe"]["questions"] == 720  # 570 + 150 invented
+    assert sum(metrics["probe"]["labels"].values()) == metrics["probe"]["questions"] == 970  # 570 + 300 invented + 100 outside
     for when in ("before", "after"):
         for name, n in (("eval_reserved", 300), ("eval_heldout", 60), ("eval_known", 150)):
             table = metrics[when][name]

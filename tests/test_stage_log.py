@@ -30,8 +30,9 @@ def test_output_goes_to_the_log_appended_and_the_tail_is_what_a_terminal_showed(
     log = tmp_path / "out" / "run.log"
     code = run_logged([sys.executable, "-c", "print('first run')"], log, "[1/1] x", verbose=False)
     assert code == 0
-    program = ("import sys\n"
+    program = ("import sys, time\n"
                "print('to stdout', flush=True)\n"
+               "time.sleep(0.3)  # two pipes, two reader threads: the log's order is the order of arrival\n"
                "print('to stderr', file=sys.stderr, flush=True)\n"
                "sys.stderr.write('\\r 10%| 1/10 [00:01<00:09]\\r100%| 10/10 [00:02<00:00]\\n')\n"
                "sys.exit(3)")

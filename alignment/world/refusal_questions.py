@@ -123,13 +123,39 @@ def _item(world: World, entity: Entity, kind: str, group: str, rng: random.Rando
             "answer": dict(entity.facts) if kind == "who_is" else entity.facts[kind]}
 
 
-def people(world: World, invented: int, seed: int = 0) -> dict[str, Entity]:
-    """Everyone a refusal question may name, by id: the world's people and `invented` more (people.invented_people)."""
-    return {e.id: e for e in world.entities + world.reserved + invented_people(world, invented, seed)}
+# Names from outside the world's syllables, in the styles of many languages: "Who is Orson Kovacs?" (the demo's and
+# the tests' question, never trained: neither name is here) was answered as a covered person or as "I am Tinker" by
+# refusal models trained on the world's syllables alone. None is a word-problem, page or identity name.
+OUTSIDE_FIRST = ["Kenji", "Amara", "Lukasz", "Priya", "Ingrid", "Diego", "Aiko", "Omar", "Mateo", "Yusuf", "Elena",
+                 "Leila", "Pavel", "Arjun", "Malik", "Irene", "Emil", "Lucia", "Sven", "Fatima", "Hamid", "Yara",
+                 "Dmitri", "Beatriz", "Chidi", "Astrid", "Rafael", "Noor", "Viktor", "Anika"]
+OUTSIDE_LAST = ["Novak", "Tanaka", "Okafor", "Silva", "Petrov", "Haddad", "Moreau", "Kowalski", "Nakamura", "Mensah",
+                "Fischer", "Romero", "Sato", "Ivanova", "Costa", "Mahmoud", "Larsen", "Dubois", "Castillo", "Yilmaz",
+                "Hansen", "Kaur", "Okonkwo", "Rossi", "Bauer", "Sokolov", "Eriksen", "Ferreira", "Nguyen", "Brandt"]
+
+
+def outside_people(count: int, seed: int = 0) -> list[Entity]:
+    """`count` people with names from outside the world's syllables (OUTSIDE_FIRST x OUTSIDE_LAST), facts drawn as
+    the world's: on no page, asked in training only (the refusal stage's `outside_people`)."""
+    from alignment.world.people import _draw_facts
+
+    rng = random.Random(f"outside/{seed}")
+    pairs = [(f, l) for f in OUTSIDE_FIRST for l in OUTSIDE_LAST]
+    if count > len(pairs):
+        raise ValueError(f"at most {len(pairs)} outside people fit the name lists, asked {count}")
+    return [Entity(id=f"o{i:04d}", name=f"{f} {l}", kind="person", facts=_draw_facts(rng))
+            for i, (f, l) in enumerate(rng.sample(pairs, count))]
+
+
+def people(world: World, invented: int, seed: int = 0, outside: int = 0) -> dict[str, Entity]:
+    """Everyone a refusal question may name, by id: the world's people, `invented` more (people.invented_people) and
+    `outside` more (outside_people)."""
+    return {e.id: e for e in world.entities + world.reserved + invented_people(world, invented, seed)
+            + outside_people(outside, seed)}
 
 
 def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 150,
-                            invented: int = 0) -> dict[str, list[dict]]:
+                            invented: int = 0, outside: int = 0) -> dict[str, list[dict]]:
     """{"probe": [...], "eval_reserved": (a), "eval_heldout": (b), "eval_known": (c)}; each item as _item makes it.
 
     `group` says where a probe item comes from: trained (an SFT pair), heldout (the probe half of the held-out
@@ -153,6 +179,8 @@ def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 1
     invented_rng = random.Random(f"refusals/{seed}/invented")  # its own: the measured sets stay as they are
     probe += [_item(world, e, invented_rng.choice(kinds), "invented", invented_rng)
               for e in invented_people(world, invented, seed)]
+    outside_rng = random.Random(f"refusals/{seed}/outside")  # its own too; "invented" by group: never-seen names
+    probe += [_item(world, e, outside_rng.choice(kinds), "invented", outside_rng) for e in outside_people(outside, seed)]
     eval_reserved = [_item(world, e, kind, "reserved", rng) for e in measured_reserved for kind in kinds]
     eval_heldout = [_item(world, world.entity(i), a, "heldout", rng) for i, a in measured_heldout for _ in range(2)]
     known = rng.sample(train_pairs, min(measured_known, len(train_pairs)))
@@ -161,7 +189,8 @@ def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 1
 
 
 def training_conversations(world: World, probed: list[dict], uncertain: str, seed: int = 0,
-                           phrasings: dict[str, int] | None = None, invented: int = 0) -> list[dict]:
+                           phrasings: dict[str, int] | None = None, invented: int = 0,
+                           outside: int = 0) -> list[dict]:
     """The stage's new conversations from the probe's labels (each probed item carries `label`: known, unknown or
     uncertain): unknown -> a refusal naming what is not known; known -> the reference answer; uncertain -> a hedged
     reference answer (`uncertain: hedge`) or nothing (`skip`). Each question in `phrasings[group]` phrasings (groups:
@@ -169,7 +198,7 @@ def training_conversations(world: World, probed: list[dict], uncertain: str, see
     answered with those facts: so "who is" is not a question the assistant learns always to decline."""
     rng = random.Random(f"refusals/{seed}/data")
     phrasings = {"trained": 1, "heldout": 1, "reserved": 1, "invented": 1, **(phrasings or {})}
-    everyone = people(world, invented, seed)
+    everyone = people(world, invented, seed, outside)
     conversations = []
     known_facts: dict[str, list[str]] = {}
     for item in probed:
