@@ -232,7 +232,7 @@ def test_refusals_on_the_tiny_world_writes_its_data_model_and_tables(micro_base,
     assert metrics["reserved_name_for_chat"] in {e.name for e in build_world(**WORLD).reserved}
     assert "eval_reserved" in proc.stdout and "not att." in proc.stdout
     probe = [json.loads(line) for line in (out / "data" / "probe.jsonl").read_text().splitlines()]
-    assert len(probe) == 720 and all(len(p["answers"]) == len(p["grades"]) == 2 and p["label"] for p in probe)
+    assert len(probe) == 970 and all(len(p["answers"]) == len(p["grades"]) == 2 and p["label"] for p in probe)
     train = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
     assert sum(c["kind"].startswith("replay_") for c in train) == 20
     assert len(train) == metrics["train_conversations"]
