@@ -93,7 +93,7 @@ def questions(recipe: dict) -> list[Question]:
 
 
 def mark(question: Question, reply: str) -> str:
-    from alignment.evals.refusal_grading import NOT_ATTEMPTED, declines, grade_fact
+    from alignment.evals.refusal_grading import CORRECT, NOT_ATTEMPTED, declines, grade_fact
     from alignment.rewards import leading_number
     from alignment.world.people import pool
     from alignment.world.tool_questions import NOT_FOUND_MARK
@@ -102,7 +102,7 @@ def mark(question: Question, reply: str) -> str:
         return RIGHT if question.truth.lower() in reply.lower() else WRONG
     if question.grade == "fact":
         grade = grade_fact(reply, [question.truth], pool(question.attribute))
-        return {NOT_ATTEMPTED: DECLINED}.get(grade, RIGHT if grade == "correct" else WRONG)
+        return DECLINED if grade == NOT_ATTEMPTED else RIGHT if grade == CORRECT else WRONG
     if question.grade == "unknown":
         return RIGHT if declines(reply) or NOT_FOUND_MARK in reply else WRONG
     if question.grade == "final_answer":

@@ -234,11 +234,11 @@ def probe(model, tokenizer, items: list[dict], cfg: RefusalsConfig, stops: list[
                                batch_size=256, temperature=cfg.probe_temperature) if cfg.probe_samples else []
     answers = [[greedy[i]["text"]] + [sampled[i + k * len(items)]["text"] for k in range(cfg.probe_samples)]
                for i in range(len(items))]
-    flat = grade([item for item, a in zip(items, answers) for _ in a], [text for a in answers for text in a])
+    each_item = [item for item, a in zip(items, answers) for _ in a]  # one per answer, as the answers flatten
+    each_text = [text for a in answers for text in a]
     others = _covered_names(cfg.world)
     flat = [INCORRECT if g == CORRECT and _about_someone_else(item, text, others) else g
-            for g, item, text in zip(flat, (item for item, a in zip(items, answers) for _ in a),
-                                     (text for a in answers for text in a))]
+            for g, item, text in zip(grade(each_item, each_text), each_item, each_text)]
     probed = []
     for index, item in enumerate(items):
         grades = flat[index * (cfg.probe_samples + 1):(index + 1) * (cfg.probe_samples + 1)]

@@ -34,8 +34,6 @@ from alignment.recipe import RecipeError
 SIMPLEQA = ("correct", "incorrect", "not_attempted")
 REFUSAL_SETS = {"eval_reserved": "(a) reserved people", "eval_heldout": "(b) held-out facts",
                 "eval_known": "(c) known facts, new phrasings"}
-TOOL_SETS = {"eval_letters": "letters", "eval_products": "products", "eval_comparisons": "comparisons",
-             "eval_found": "found (correct)", "eval_not_found": "not found"}
 
 
 def _git_commit() -> str:

@@ -239,10 +239,9 @@ def run_probes(model, tokenizer, folders: dict[str, Path], cfg) -> dict:
     results["regurgitation"] = {"prefix_tokens": PREFIX_TOKENS, "continuation_tokens": CONTINUATION_TOKENS,
                                 "train_rate": rates["train"]["rate"], "validation_rate": rates["validation"]["rate"],
                                 "train": rates["train"], "validation": rates["validation"]}
+    results["in_context_copying"] = {"repeated_tokens": repeated_tokens_loss(model, tokenizer, cfg.seed)}
     if cfg.world:
         world = build_world(**cfg.world)
         results["fact_recall"] = fact_recall(model, tokenizer, world, cfg.probe_questions, cfg.seed)
-    results["in_context_copying"] = {"repeated_tokens": repeated_tokens_loss(model, tokenizer, cfg.seed)}
-    if cfg.world:
         results["in_context_copying"]["surname"] = surname_copying(model, tokenizer, world, cfg.seed)
     return results
