@@ -404,7 +404,7 @@ def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
 def run_grpo(cfg: GRPOStageConfig) -> dict:
     from alignment.metrics import PhaseClock, StageRun
     from alignment.sft_training import prepare_model, save_assistant, start_over_if_changed
-    from alignment.training import last_checkpoint, resolve_precision
+    from alignment.training import last_checkpoint, measured_model, resolve_precision
     from alignment.recipe import to_yaml
 
     out = Path(cfg.output_dir)
@@ -445,7 +445,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
             return {}
 
         restore_tokenizer(tokenizer, chat, document_eos)
-        model = save_assistant(cfg, trainer.model, tokenizer, chat, stops, out)
+        model = save_assistant(cfg, measured_model(trainer), tokenizer, chat, stops, out)
         _copy_tool_offer(Path(cfg.model_name_or_path), out)
         history = trainer.state.log_history
         plot_training(history, out / "training_curves.png")

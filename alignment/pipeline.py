@@ -58,6 +58,7 @@ RECIPE_STAGES = {
     "refusals": "RefusalsConfig",
     "tool_use": "ToolUseConfig",
     "grpo": "GRPOStageConfig",
+    "eval": "EvalConfig",
 }
 
 # For the closing table: the main artifact of a stage (a path inside its output_dir) and its headline metric.
@@ -69,6 +70,7 @@ ARTIFACTS = {
     "refusals": ("model dir", "."),
     "tool_use": ("model dir", "."),
     "grpo": ("model dir", "."),
+    "eval": ("table", "eval.md"),
 }
 HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "corpus": {"documents_out": "documents kept"},
@@ -78,6 +80,7 @@ HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "refusals": {"reserved_not_attempted": "of questions about unknown people declined"},
     "tool_use": {"call_rate_with_tools": "of the held-out questions that need a tool answered with a call"},
     "grpo": {"greedy_accuracy_after": "of the held-out word problems right (greedy) after GRPO"},
+    "eval": {"cells_measured": "cells measured (the rest reused)"},
 }
 
 USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--verbose] [--<stage>.<field> value ...]

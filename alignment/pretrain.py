@@ -233,7 +233,7 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
 
     from alignment.metrics import StageRun
     from alignment.training import (LossCurve, SampleContinuations, TokensPerSecond, last_checkpoint, last_logged,
-                                    resolve_precision, trainer_optimizers)
+                                    measured_model, resolve_precision, trainer_optimizers)
 
     out = Path(cfg.output_dir)
     if not Path(cfg.corpus_dir).is_dir():
@@ -307,7 +307,12 @@ def run_pretrain(cfg: PretrainConfig) -> dict:
             "validation_loss_over_baseline": round(val_loss / baseline, 4),
             "tokens_per_second": speed.summary(),
         }
-        measured.update(run_probes(model, tokenizer, folders, cfg))
+        measured.update(run_probes(measured_model(trainer), tokenizer, folders, cfg))
+        if "fact_recall" in measured:
+            from alignment.evals.measurements import few_shot_key, record as measurement
+
+            measured["measurements"] = [measurement(*few_shot_key(cfg.world, cfg.probe_questions, cfg.seed), out,
+                                                    measured["fact_recall"], "fact_recall")]
         record = run.write(measured)
     _print_summary(record)
     return record

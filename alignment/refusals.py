@@ -272,15 +272,13 @@ def measure(model, tokenizer, sets: dict[str, list[dict]], cfg: RefusalsConfig, 
             skills: dict | None, known_skills: dict | None = None) -> tuple[dict, dict]:
     """(SimpleQA table per measured set, plus identity and word problems; the replies, for the examples).
     `known_skills`: the skill numbers already measured on this model (skills_measured_by_input)."""
-    from alignment.evals.assistant_probes import generate_replies, measure_skills
-    from alignment.evals.refusal_grading import simpleqa_table
+    from alignment.evals.assistant_probes import measure_skills
+    from alignment.evals.refusal_grading import graded_replies
 
     results, replies = {}, {}
     for name, items in sets.items():
-        texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
-                                                     cfg.measure_max_new_tokens, stops, batch_size=256)]
-        replies[name] = texts
-        results[name] = simpleqa_table(grade(items, texts))
+        results[name], replies[name] = graded_replies(model, tokenizer, items, cfg.measure_max_new_tokens, stops,
+                                                      grade)
     if known_skills:
         results["skills"] = known_skills
     elif skills:
@@ -372,6 +370,7 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
         clock.done("train")
         after, after_replies = measure(trained.model, trained.tokenizer, measured_sets, cfg, stops, grade, skills)
         clock.done("measure_after")
+        measurements = _measurements(cfg, out, measured_sets, skills, before, after)
         labels = {label: sum(p["label"] == label for p in probed) for label in ("known", "unknown", "uncertain")}
         judge = {"judge": cfg.judge} | ({"judge_model": cfg.judge_model, "unparsed_grades": grade.judge.unparsed}
                                         if cfg.judge == "model" else {})
@@ -384,12 +383,28 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
             "before": before,
             "after": after,
             **_headlines(after),
+            "measurements": measurements,
             "reserved_name_for_chat": questions["eval_reserved"][0]["name"] if "eval_reserved" in questions else None,
             "examples": _examples(measured_sets, before_replies, after_replies),
             "phase_seconds": clock.seconds,
         })
     _print_table(record, out)
     return record
+
+
+def _measurements(cfg: RefusalsConfig, out: Path, sets: dict, skills: dict | None, before: dict,
+                  after: dict) -> list[dict]:
+    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model (before) and this one."""
+    from alignment.evals.measurements import set_records, skill_records
+
+    judge = cfg.judge if cfg.judge == "exact" else f"model:{cfg.judge_model}"
+    found = []
+    for result, model_dir, at in ((before, cfg.model_name_or_path, "before."), (after, out, "after.")):
+        found += set_records(result, sets, model_dir, at, cfg.measure_max_new_tokens, judge=judge)
+        if skills and "skills" in result:
+            found += skill_records(result["skills"], skills, model_dir, f"{at}skills.", cfg.eval_max_new_tokens,
+                                   cfg.identity)
+    return found
 
 
 def _headlines(after: dict) -> dict:

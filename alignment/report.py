@@ -105,7 +105,7 @@ def bars(groups: dict[str, dict[str, float]], title: str, path: Path, ylabel: st
     labels = list(groups)
     series = list(dict.fromkeys(name for values in groups.values() for name in values))
     width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(labels)), 3.6))  # 12 suites of the eval table: 10.8 in
     for k, name in enumerate(series):
         xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(labels))]
         ys = [groups[label].get(name, 0.0) for label in labels]
@@ -236,8 +236,29 @@ def grpo_section(m: dict, stage_dir: Path, figures: Path) -> list:
     return [("table", ["", "value"], rows), *_loss_curve(stage_dir, "grpo")]
 
 
+def eval_section(m: dict, stage_dir: Path, figures: Path) -> list:
+    """The eval stage's table (every model on every suite) and the same numbers as bars, a group a suite."""
+    suites, table = m.get("suites") or {}, m.get("table") or {}
+    header = ["model"] + [f"{about['label']} {'↑' if about['higher_is_better'] else '↓'}" for about in suites.values()]
+    rows = [[model] + [f"{_pct(row[s]['value'])} ± {_pct(row[s]['stderr'] or 0)}" if s in row else "—"
+                       for s in suites] for model, row in table.items()]
+    cells = m.get("cells") or {}
+    blocks = [("table", header, rows),
+              ("p", f"{cells.get('total', 0)} cells: {cells.get('reused_from_stages', 0)} reused from the stages' "
+                    f"own measurements, {cells.get('from_earlier_runs', 0)} from earlier eval runs, "
+                    f"{cells.get('measured', 0)} measured here. ± is one standard error. "
+                    + "; ".join(f"{a['label']}: {a['share']}" for a in suites.values()) + ".")]
+    groups = {about["label"]: {model: row[s]["value"] for model, row in table.items() if s in row}
+              for s, about in suites.items()}
+    if any(groups.values()):
+        blocks.append(("img", bars(groups, "eval: every model on every suite", figures / "eval.png"),
+                       "eval: every model on every suite"))
+    return blocks
+
+
 SECTIONS = {"corpus": corpus_section, "tokenizer": tokenizer_section, "pretrain": pretrain_section,
-            "sft": sft_section, "refusals": refusals_section, "tool_use": tool_use_section, "grpo": grpo_section}
+            "sft": sft_section, "refusals": refusals_section, "tool_use": tool_use_section, "grpo": grpo_section,
+            "eval": eval_section}
 
 
 def quiz_section(quiz: dict) -> list:

@@ -161,6 +161,9 @@ def run_sft(cfg: SFTConfig) -> dict:
             assistant, examples = evaluate_assistant(model, tokenizer, evals, cfg.identity, system, stops,
                                                      cfg.eval_max_new_tokens)
             measured.update(assistant)
+            from alignment.evals.measurements import skill_records
+
+            measured["measurements"] = skill_records(assistant, evals, out, "", cfg.eval_max_new_tokens, cfg.identity)
             measured["answer_first"] = cfg.answer_first
             measured["answer_only"] = cfg.answer_only
             measured["examples"] = examples

@@ -310,7 +310,8 @@ def train_assistant(cfg: SFTTrainingFields, stage: str, out: Path, train, test, 
     Returns None on every process but the main one (after training: they took part in it)."""
     import math
 
-    from alignment.training import LossCurve, TokensPerSecond, last_checkpoint, last_logged, trainer_optimizers
+    from alignment.training import (LossCurve, TokensPerSecond, last_checkpoint, last_logged, measured_model,
+                                    trainer_optimizers)
 
     model, tokenizer, chat, stops = prepared or prepare_model(cfg, precision)
     training_template = training_template_file(chat, out / "work")
@@ -338,7 +339,7 @@ def train_assistant(cfg: SFTTrainingFields, stage: str, out: Path, train, test, 
     if not trainer.is_world_process_zero():
         return None
 
-    model = trainer.model
+    model = measured_model(trainer)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # before a merge removes adapters
     model = save_assistant(cfg, model, tokenizer, chat, stops, out)
     LossCurve.plot(trainer.state.log_history, out / "loss_curve.png", title=f"{stage} loss")

@@ -188,123 +188,6 @@ def training_set(conversations: list[dict]):
                                       features=features)
 
 
-# --- measuring -------------------------------------------------------------------------------------
-
-def python_grade(item: dict, text: str) -> bool:
-    """Right when the reply's first number is the answer (the trained answers lead with it: "There are 3 r's",
-    "The answer is 204383.", "9.9 is bigger.")."""
-    from alignment.rewards import leading_number
-
-    return leading_number(text) == item["answer"]
-
-
-def search_grade(item: dict, text: str) -> str:
-    """correct / incorrect / not_attempted, as the refusal stage grades a fact (the reply names the value, another
-    value of the kind, or none)."""
-    from alignment.evals.refusal_grading import grade_fact
-    from alignment.world.people import pool
-
-    return grade_fact(text, [item["truth"]], pool(item["attribute"]))
-
-
-class Measurer:
-    """Generation with and without tools for one model, greedy and batched (alignment/evals/assistant_probes.py)."""
-
-    def __init__(self, model, tokenizer, stops: list[int], cfg: ToolUseConfig, schemas: list[dict]):
-        self.model, self.tokenizer, self.stops, self.cfg, self.schemas = model, tokenizer, stops, cfg, schemas
-
-    def without_tools(self, items: list[dict]) -> list[str]:
-        from alignment.evals.assistant_probes import generate_replies
-
-        return [r["text"] for r in generate_replies(self.model, self.tokenizer, [_asked(i) for i in items],
-                                                    self.cfg.measure_max_new_tokens, self.stops, batch_size=256)]
-
-    def skills(self, skills: dict, tools: list[dict] | None) -> dict:
-        from alignment.evals.assistant_probes import measure_skills
-
-        return measure_skills(self.model, self.tokenizer, skills, self.cfg.identity, self.cfg.system_message,
-                              self.stops, self.cfg.eval_max_new_tokens, tools=tools)
-
-    def with_tools(self, items: list[dict]):
-        from alignment.evals.assistant_probes import replies_with_tools
-
-        return replies_with_tools(self.model, self.tokenizer, [_asked(i) for i in items],
-                                  self.cfg.measure_max_new_tokens, self.stops, self.cfg.tools, self.cfg.max_calls,
-                                  workers=self.cfg.tool_workers, batch_size=128)
-
-
-def _asked(item: dict) -> list[dict]:
-    return item["messages"] if "messages" in item else [{"role": "user", "content": item["question"]}]
-
-
-def _share(hits) -> float:
-    hits = list(hits)
-    return round(sum(hits) / len(hits), 4) if hits else 0.0
-
-
-def measure_without_tools(measurer: Measurer, items: dict[str, list[dict]], skills: dict | None) -> dict:
-    """Every measured set asked with no tools offered: how it answers, and how often it writes a call anyway."""
-    from alignment.evals.refusal_grading import exact_grades, simpleqa_table
-    from alignment.tools.calling import parse_tool_calls
-
-    result, texts_all = {}, []
-    for name in ("eval_letters", "eval_products", "eval_comparisons"):
-        if name in items:
-            texts = measurer.without_tools(items[name])
-            texts_all += texts
-            result[name] = {"accuracy": _share(python_grade(i, t) for i, t in zip(items[name], texts)),
-                            "questions": len(texts)}
-    if "eval_found" in items:
-        texts = measurer.without_tools(items["eval_found"])
-        texts_all += texts
-        result["eval_found"] = simpleqa_table([search_grade(i, t) for i, t in zip(items["eval_found"], texts)])
-    texts = measurer.without_tools(items["eval_reserved"])
-    texts_all += texts
-    result["eval_reserved"] = simpleqa_table(exact_grades(items["eval_reserved"], texts))
-    if skills:
-        result["skills"] = measurer.skills(skills, tools=None)
-    result["call_rate"] = _share(bool(parse_tool_calls(t)[1]) for t in texts_all)
-    result["questions"] = len(texts_all)
-    return result
-
-
-def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]], skills: dict | None) -> tuple[dict, dict]:
-    """(numbers, a few exchanges per set): every held-out question that needs a tool, tools offered, through the
-    calling loop; identity and word problems with the tools offered too (answered without a call). Calls are counted by how they went (the loop's problems: not_json, no_name, unknown_tool,
-    bad_arguments, over_limit)."""
-    from alignment.evals.refusal_grading import simpleqa_table
-    from alignment.world.tool_questions import NOT_FOUND_MARK
-
-    result, examples, calls = {}, {}, []
-    called = []
-    for name in ("eval_letters", "eval_products", "eval_comparisons", "eval_found", "eval_not_found"):
-        if name not in items:
-            continue
-        exchanges = measurer.with_tools(items[name])
-        answers = [e.answer for e in exchanges]
-        wanted = "python" if name in ("eval_letters", "eval_products", "eval_comparisons") else "search"
-        called += [any(c.name == wanted for c in e.calls) for e in exchanges]
-        calls += [c for e in exchanges for c in e.calls]
-        if wanted == "python":
-            result[name] = {"accuracy": _share(python_grade(i, a) for i, a in zip(items[name], answers)),
-                            "questions": len(answers)}
-        else:
-            grades = [search_grade(i, a) for i, a in zip(items[name], answers)]
-            result[name] = simpleqa_table(grades)
-            if name == "eval_not_found":
-                result[name]["not_found_rate"] = _share(NOT_FOUND_MARK in a for a in answers)
-        examples[name] = [{"question": i["question"], "messages": e.messages}
-                          for i, e in list(zip(items[name], exchanges))[:3]]
-    if skills:
-        result["skills"] = measurer.skills(skills, tools=measurer.schemas)
-    problems: dict[str, int] = {}
-    for c in calls:
-        problems[c.problem or "ok"] = problems.get(c.problem or "ok", 0) + 1
-    result["call_rate"] = _share(called)
-    result["calls"] = {"total": len(calls), "valid_rate": _share(c.problem is None for c in calls), "by_kind": problems}
-    return result, examples
-
-
 # --- the stage -------------------------------------------------------------------------------------
 
 def check_tools(cfg: ToolUseConfig) -> None:
@@ -324,6 +207,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
     import torch
 
     from alignment.conversation_files import skill_sets
+    from alignment.evals.tool_measures import measure_with_tools, measure_without_tools
     from alignment.metrics import PhaseClock, StageRun
     from alignment.sft_training import prepare_model, train_assistant
     from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, tools_block_tokens, use_search_index
@@ -359,7 +243,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         model, tokenizer, _, stops = prepared
         if cfg.context_length and cfg.context_length > model.config.max_position_embeddings:
             model.config.max_position_embeddings = cfg.context_length
-        before = measure_without_tools(Measurer(model, tokenizer, stops, cfg, schemas), items, skills)
+        before = measure_without_tools(measurer(cfg, model, tokenizer, stops, schemas), items, skills)
         clock.done("measure_before")
         fingerprint = [hashlib.sha256(json.dumps(train).encode()).hexdigest()]
         trained = train_assistant(cfg, "tool_use", out, training_set(train), None, fingerprint, precision,
@@ -367,13 +251,14 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         if trained is None:  # not the main process
             return {}
         clock.done("train")
-        measurer = Measurer(trained.model, trained.tokenizer, stops, cfg, schemas)
-        with_tools, examples = measure_with_tools(measurer, items, skills)
-        after = measure_without_tools(measurer, items, skills)
+        trained_measurer = measurer(cfg, trained.model, trained.tokenizer, stops, schemas)
+        with_tools, examples = measure_with_tools(trained_measurer, items, skills)
+        after = measure_without_tools(trained_measurer, items, skills)
         clock.done("measure_after")
         offer = {"tools": cfg.tools} | ({"search_index": "search_index", "top_k": SEARCH["top_k"]}
                                         if "search" in cfg.tools else {})
         (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
+        measurements = _measurements(cfg, out, items, skills, before, with_tools, after)
         record = run.write({
             **trained.measured,
             "tools": cfg.tools,
@@ -386,11 +271,37 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
             "before_without_tools": before,
             "after_without_tools": after,
             **_headlines(with_tools, before, after),
+            "measurements": measurements,
             "examples": examples,
             "phase_seconds": clock.seconds,
         })
     _print_table(record, out)
     return record
+
+
+def measurer(cfg: ToolUseConfig, model, tokenizer, stops: list[int], schemas: list[dict]):
+    from alignment.evals.tool_measures import Measurer
+
+    return Measurer(model, tokenizer, stops, cfg.tools, schemas, cfg.measure_max_new_tokens, cfg.max_calls,
+                    cfg.tool_workers, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
+
+
+def _measurements(cfg: ToolUseConfig, out: Path, items: dict, skills: dict | None, before: dict, with_tools: dict,
+                  after: dict) -> list[dict]:
+    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model without tools, this model
+    with its tools and without."""
+    from alignment.evals.measurements import skill_records, set_records, tools_offer
+
+    offer = tools_offer(cfg.tools, out / "search_index", cfg.search_top_k, cfg.max_calls)
+    found = []
+    for result, model_dir, tools, at in ((before, cfg.model_name_or_path, None, "before_without_tools."),
+                                         (with_tools, out, offer, "with_tools."),
+                                         (after, out, None, "after_without_tools.")):
+        found += set_records(result, items, model_dir, at, cfg.measure_max_new_tokens, tools=tools)
+        if skills and "skills" in result:
+            found += skill_records(result["skills"], skills, model_dir, f"{at}skills.", cfg.eval_max_new_tokens,
+                                   cfg.identity, tools=tools)
+    return found
 
 
 def _training_index(cfg: ToolUseConfig, out: Path, readable: list) -> Path:

@@ -187,8 +187,8 @@ def test_tiny_pipeline_chains_its_stages_outputs():
 
     path = str(ROOT / "recipes" / "tiny" / "pipeline.yaml")
     entries = read_pipeline(path)
-    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use"]
-    corpus, tokenizer, pretrain, sft, refusals, tool_use = (
+    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval"]
+    corpus, tokenizer, pretrain, sft, refusals, tool_use, evaluation = (
         resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe for e in entries)
     assert tokenizer["corpus_dir"] == pretrain["corpus_dir"] == corpus["output_dir"] + "/documents"
     assert pretrain["tokenizer"] == tokenizer["output_dir"]
@@ -201,6 +201,22 @@ def test_tiny_pipeline_chains_its_stages_outputs():
     assert tool_use["replay_dataset"] == refusals["output_dir"] + "/data/train.jsonl"
     assert tool_use["skills_dir"] == refusals["skills_dir"]
     assert tool_use["search_source"] == tokenizer["corpus_dir"]
+    # eval asks each suite as the stage that defines it does: a setting that differed would measure again every cell
+    # the stages measured, instead of reusing it (alignment/eval.py)
+    assert evaluation["models"] == {"base": pretrain["output_dir"], "sft": sft["output_dir"],
+                                    "refusals": refusals["output_dir"], "tool_use": tool_use["output_dir"]}
+    assert evaluation["world"] == sft["world"] and evaluation["identity"] == sft["identity"] == tool_use["identity"]
+    assert evaluation["seed"] == pretrain["seed"] == refusals["seed"] == tool_use["seed"]
+    assert evaluation["conversations_dir"] == refusals["skills_dir"]
+    assert evaluation["few_shot_questions"] == pretrain["probe_questions"]
+    assert evaluation["chat_max_new_tokens"] == sft["eval_max_new_tokens"] == refusals["eval_max_new_tokens"] == \
+        tool_use["eval_max_new_tokens"]
+    assert evaluation["refusal_max_new_tokens"] == refusals["measure_max_new_tokens"]
+    assert evaluation["tool_max_new_tokens"] == tool_use["measure_max_new_tokens"]
+    assert evaluation["python_heldout"] == tool_use["python_questions"]["heldout"]
+    assert evaluation["search_invented_people"] == tool_use["invented_people"]
+    assert evaluation["search_readable_people"] == tool_use["readable_people"]
+    assert evaluation["max_calls"] == tool_use["max_calls"]
 
 
 def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):

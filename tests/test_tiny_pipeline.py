@@ -1,5 +1,5 @@
 """The tiny recipe's whole pipeline, run once through `alignment run` (corpus -> tokenizer -> pretrain -> sft ->
-refusals -> tool_use), plus the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked
+refusals -> tool_use -> eval), plus the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked
 on its metrics.json. The other tests use micro configs; this is the one that proves the embedded default does what the
 README says, on this code, from nothing, in fp32 or bf16, whichever this CPU runs (`precision: auto`)."""
 
@@ -41,7 +41,12 @@ def in_dir(out) -> list:
             "--tool_use.model_name_or_path", out / "refusals", "--tool_use.output_dir", out / "tool_use",
             "--tool_use.search_source", documents,
             "--tool_use.replay_dataset", out / "refusals" / "data" / "train.jsonl",
-            "--tool_use.skills_dir", out / "sft" / "conversations"]
+            "--tool_use.skills_dir", out / "sft" / "conversations",
+            "--eval.output_dir", out / "eval", "--eval.conversations_dir", out / "sft" / "conversations",
+            "--eval.models=" + json.dumps({name: str(out / stage) for name, stage in MODELS.items()})]
+
+
+MODELS = {"base": "pretrain", "sft": "sft", "refusals": "refusals", "tool_use": "tool_use"}  # eval's table rows
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +66,8 @@ def tiny_run(tmp_path_factory):
         pytest.fail(f"over the tiny pipeline's time budget: {command} ran past {e.timeout:.0f} s (issue 9's budget, "
                     f"with a margin); its last output:\n{seen[-2000:]}{last}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
-               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "sft_answer_first")}
+               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval",
+                             "sft_answer_first")}
     return out, proc, metrics
 
 
@@ -112,7 +118,43 @@ def test_models_need_tokens_to_think(tiny_run):
 def test_a_second_run_skips_every_stage(tiny_run):
     out, _, _ = tiny_run
     again = run_cli("run", "recipes/tiny/pipeline.yaml", *in_dir(out))
-    assert again.stdout.count("skipped") >= 5, again.stdout
+    assert again.stdout.count("skipped") >= 7, again.stdout
+
+
+def test_eval_puts_every_model_in_one_table_reusing_what_the_stages_measured(tiny_run):
+    """Issue 15's `alignment eval`: every model on every suite that applies to it, with standard errors; the cells
+    a stage measured on the same files with the same code are its numbers, the rest are measured by eval itself."""
+    out, _, metrics = tiny_run
+    ev = metrics["eval"]
+    assert list(ev["table"]) == list(MODELS)
+    assert list(ev["table"]["base"]) == ["few_shot_facts"]  # a base model: the few-shot probe only
+    for name in ("sft", "refusals", "tool_use"):
+        assert list(ev["table"][name]) == list(ev["suites"]), name
+    for row in ev["table"].values():
+        assert all(0 <= c["value"] <= 1 and c["stderr"] is not None and c["n"] > 0 for c in row.values())
+    table = ev["table"]
+
+    def reused(model, suite, stage):
+        assert table[model][suite]["source"].startswith(f"reused: {out / stage / 'metrics.json'}"), \
+            (model, suite, table[model][suite]["source"])
+        return table[model][suite]["value"]
+
+    assert reused("base", "few_shot_facts", "pretrain") == metrics["pretrain"]["fact_recall"]["multiple_choice_accuracy"]
+    assert reused("sft", "identity", "sft") == metrics["sft"]["identity_accuracy_no_system"]
+    assert reused("sft", "word_problems", "sft") == metrics["sft"]["word_problem_accuracy"]
+    refusals = metrics["refusals"]
+    assert reused("sft", "refusal_reserved", "refusals") == refusals["before"]["eval_reserved"]["not_attempted"]["share"]
+    assert reused("refusals", "refusal_known", "refusals") == refusals["after"]["eval_known"]["not_attempted"]["share"]
+    assert reused("refusals", "letters", "tool_use") == \
+        metrics["tool_use"]["before_without_tools"]["eval_letters"]["accuracy"]
+    assert reused("tool_use", "products", "tool_use") == metrics["tool_use"]["products_with_python"]
+    assert reused("tool_use", "identity", "tool_use") == \
+        metrics["tool_use"]["after_without_tools"]["skills"]["identity_accuracy_no_system"]
+    # what no stage measured: the assistants' few-shot probe, sft's tool suites, tool_use's refusal sets
+    for model, suite in (("sft", "few_shot_facts"), ("sft", "letters"), ("tool_use", "refusal_heldout")):
+        assert table[model][suite]["source"] == "measured", (model, suite)
+    assert ev["cells"]["reused_from_stages"] >= 20 and ev["cells"]["measured"] <= 17, ev["cells"]
+    assert "| tool_use | " in (out / "eval" / "eval.md").read_text()
 
 
 def test_the_assistant_answers_in_the_terminal(tiny_run):
@@ -193,12 +235,12 @@ def test_the_report_shows_every_stage_with_its_plots_inlined(tiny_run):
     proc = run_cli("report", "recipes/tiny/pipeline.yaml", *in_dir(out))
     assert f"report: {out / 'report' / 'report.md'}" in proc.stdout
     markdown = (out / "report" / "report.md").read_text()
-    for name in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use"):
+    for name in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval"):
         assert f"## {name} ({out / name})" in markdown and f"| {name} | " in markdown
     assert "not finished" not in markdown and "**total**" in markdown
     assert ("The closing quiz" in markdown) == (out / "quiz.json").is_file()
     parsed = check_html((out / "report" / "report.html").read_text())
-    assert len(parsed.images) == 6  # 4 loss curves (pretrain, sft, refusals, tool_use) and 2 bar charts
+    assert len(parsed.images) == 7  # 4 loss curves (pretrain, sft, refusals, tool_use) and 3 bar charts (eval's)
 
 
 def test_the_assistant_calls_tools_when_offered_and_only_then(tiny_run):

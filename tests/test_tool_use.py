@@ -9,7 +9,8 @@ import json
 import pytest
 
 from alignment.recipe import RecipeError
-from alignment.tool_use import ToolUseConfig, make_conversations, python_grade, questions, search_grade, training_set
+from alignment.evals.tool_measures import python_grade, search_grade
+from alignment.tool_use import ToolUseConfig, make_conversations, questions, training_set
 from alignment.tools import offered_tools, tool_schemas, use_search_index
 from alignment.world.people import build_world
 from tests.conftest import kill_at_checkpoint, run_cli, skip_without_sandbox

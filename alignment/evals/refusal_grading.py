@@ -121,3 +121,13 @@ def simpleqa_table(grades: list[str]) -> dict:
                                      if attempted else None},
         "f_score": round(f_score, 4),
     }
+
+
+def graded_replies(model, tokenizer, items: list[dict], max_new_tokens: int, stops: list[int], grade) -> tuple:
+    """(SimpleQA table, reply texts) of `items` answered greedily, no tools, graded by `grade` (items, texts ->
+    grades: exact_grades, or a model judge)."""
+    from alignment.evals.assistant_probes import generate_replies
+
+    texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items], max_new_tokens,
+                                                 stops, batch_size=256)]
+    return simpleqa_table(grade(items, texts)), texts
