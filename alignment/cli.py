@@ -21,6 +21,7 @@ STAGES = {
     "tool_use": ("alignment.tool_use", "the assistant learns to search and to run Python: real tool results, SFT (TRL)"),
     "grpo": ("alignment.grpo", "RL on problems with verifiable answers: sampled solutions, rewards, GRPO (TRL)"),
     "eval": ("alignment.eval", "every model of a pipeline on every held-out suite, one table (measured once, reused)"),
+    "arena": ("alignment.arena", "the assistants in pairwise battles judged by the tiny world's people: Bradley-Terry ratings"),
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),
     "sample": ("alignment.sample", "base-model inference, one token at a time (--explain shows the candidates)"),
     "chat": ("alignment.chat", "talk to an assistant in the terminal (--message for one reply)"),

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment.evals.measurements import BASE_SUITES, HARNESS_PREFIX, SET_SUITES, SUITES
+from alignment.evals.measurements import BASE_SUITES, HARNESS_PREFIX, MEAN_SUITES, SET_SUITES, SUITES
 from alignment.recipe import RecipeError, stage_main
 
 SCHEDULING_FIELDS = ("tool_workers",)  # how fast, not what: `alignment run` ignores a change of them
@@ -65,6 +65,8 @@ class EvalConfig:
         "help": "The tool_use stage's invented_people (its searched sets are drawn beside them)."})
     search_readable_people: int = field(default=0, metadata={"help": "The tool_use stage's readable_people."})
     max_calls: int = field(default=3, metadata={"help": "Tool calls allowed a question (the tool_use stage's)."})
+    note_max_new_tokens: int = field(default=64, metadata={
+        "help": "Reply budget of the gold-preference notes (the arena stage's max_new_tokens)."})
     tool_workers: int = field(default=4, metadata={"help": "Threads running one round's tool calls."})
     reuse: bool = field(default=True, metadata={
         "help": "Take a cell from a stage's or an earlier eval's measurement of the same suite, model and code."})
@@ -88,7 +90,7 @@ class EvalConfig:
         unknown = [s for s in self.suites if s not in SUITES]
         if unknown:
             raise RecipeError(f"suites: unknown suite {unknown[0]!r} (suites: {', '.join(SUITES)})")
-        if set(self.suites) - set(BASE_SUITES) and not self.world:
+        if set(self.suites) - {"open_facts", "identity", "word_problems"} and not self.world:
             raise RecipeError("world: the tiny world's suites need it ({seed, n_entities, n_reserved})")
         if self.lm_eval_include_path and not Path(self.lm_eval_include_path).is_dir():
             raise RecipeError(f"lm_eval_include_path: no folder {self.lm_eval_include_path!r}")
@@ -122,6 +124,11 @@ def suite_items(cfg: EvalConfig) -> dict[str, list[dict]]:
         _, heldout = python_items(cfg.seed, 0, cfg.python_heldout)
         for kind in ("letters", "products", "comparisons"):
             sets[f"eval_{kind}"] = [i for i in heldout if i["kind"] == kind]
+    if "gold_preference" in cfg.suites:
+        from alignment.evals.preference_labeller import note_prompts
+
+        sets["notes"] = note_prompts(world, cfg.seed)
+        wanted.add("notes")
     if wanted & {"eval_found", "eval_not_found"}:
         searched = search_items(world, cfg.seed, cfg.search_invented_people, cfg.search_readable_people)
         sets |= {k: searched[k] for k in ("eval_found", "eval_not_found")}
@@ -159,7 +166,7 @@ def tools_of(model: str, cfg: EvalConfig) -> tuple[dict | None, dict | None]:
 
 def cell_keys(cfg: EvalConfig, model: str, items: dict) -> dict[str, str]:
     """suite -> suite key, for the suites that apply to `model`."""
-    from alignment.evals.measurements import few_shot_key, set_key
+    from alignment.evals.measurements import few_shot_key, set_key, suite_key
 
     base = is_base_model(model)
     _, offer = tools_of(model, cfg)
@@ -170,6 +177,10 @@ def cell_keys(cfg: EvalConfig, model: str, items: dict) -> dict[str, str]:
         if suite == "few_shot_facts":
             if cfg.world:
                 keys[suite] = few_shot_key(cfg.world, cfg.few_shot_questions, cfg.seed)[1]
+            continue
+        if suite == "gold_preference":
+            keys[suite] = suite_key(suite, items["notes"], max_new_tokens=cfg.note_max_new_tokens, system=None,
+                                    tools=None)
             continue
         name = SUITE_SETS[suite]
         budget = (cfg.chat_max_new_tokens if suite in CHAT_SUITES else cfg.refusal_max_new_tokens
@@ -204,34 +215,13 @@ def find(known: list[dict], suite: str, key: str, model_sha: str | None, code_sh
 
 # --- measuring ----------------------------------------------------------------------------------------
 
-def load(model_dir: str):
-    """(model, tokenizer, stop ids) as the stages measure: fp32 on CPU, generation ending at the end of a turn."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from alignment.chat_setup import turn_stop_ids
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-    except OSError as e:
-        raise RecipeError(f"models: could not load {model_dir!r}: {str(e).strip().splitlines()[0]}") from e
-    if torch.cuda.is_available():
-        model = model.to("cuda")
-    stops = turn_stop_ids(model, tokenizer)
-    model.generation_config.eos_token_id = stops
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model.eval(), tokenizer, stops
-
-
 def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> dict[str, dict]:
     """suite -> result (in the form the stages write), for `suites` of one model."""
-    from alignment.evals.assistant_probes import evaluate_assistant
+    from alignment.evals.assistant_probes import evaluate_assistant, load_model_dir
     from alignment.evals.refusal_grading import exact_grades, graded_replies
     from alignment.world.conversations import default_system_message
 
-    model, tokenizer, stops = load(model_dir)
+    model, tokenizer, stops = load_model_dir(model_dir)
     results = {}
     if "few_shot_facts" in suites:
         from alignment.evals.base_model_probes import fact_recall
@@ -252,11 +242,29 @@ def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> 
     for suite in (s for s in suites if s in REFUSAL_SUITES):
         results[suite], _ = graded_replies(model, tokenizer, items[SUITE_SETS[suite]], cfg.refusal_max_new_tokens,
                                            stops, exact_grades)
+    if "gold_preference" in suites:
+        results["gold_preference"] = gold_of_notes(model, tokenizer, stops, items["notes"], cfg.note_max_new_tokens)
     tool = [s for s in suites if s in TOOL_SUITES]
     if tool:
         results |= _measure_tools(cfg, model_dir, model, tokenizer, stops, {SUITE_SETS[s]: items[SUITE_SETS[s]]
                                                                             for s in tool})
     return results
+
+
+def gold_of_notes(model, tokenizer, stops: list[int], notes: list[dict], max_new_tokens: int) -> dict:
+    """The labeller's gold score of the model's greedy note on each prompt: the mean and its standard error."""
+    import math
+
+    from alignment.evals.assistant_probes import generate_replies
+    from alignment.evals.preference_labeller import gold_score
+
+    texts = [r["text"] for r in generate_replies(model, tokenizer, [n["messages"] for n in notes], max_new_tokens,
+                                                 stops, batch_size=128)]
+    scores = [gold_score(n, t) for n, t in zip(notes, texts)]
+    mean = sum(scores) / len(scores)
+    spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
+    return {"mean": round(mean, 4), "stderr": round(spread / math.sqrt(len(scores)), 4), "questions": len(scores),
+            "examples": [{"question": n["messages"][-1]["content"], "reply": t} for n, t in zip(notes[:3], texts)]}
 
 
 def _measure_tools(cfg: EvalConfig, model_dir: str, model, tokenizer, stops: list[int], sets: dict) -> dict:
@@ -367,22 +375,24 @@ def to_markdown(metrics: dict) -> str:
     """The table: a row a model, a column a suite, each cell its share ± standard error in percent (— where the
     suite does not apply); then what each column counts."""
     suites = list(metrics["suites"])
-    header = "| model | " + " | ".join(f"{metrics['suites'][s]['label']} {'↑' if metrics['suites'][s]['higher_is_better'] else '↓'}"
-                                        for s in suites) + " |"
-    lines = [header, "|---|" + "---|" * len(suites)]
+    about = metrics["suites"]
+    header = [f"{about[s]['label']} {'↑' if about[s]['higher_is_better'] else '↓'}" for s in suites]
+    lines = ["| model | " + " | ".join(header) + " |", "|---|" + "---|" * len(suites)]
     for model, row in metrics["table"].items():
-        cells = [_cell(row[s]) if s in row else "—" for s in suites]
+        cells = [_cell(row[s], s) if s in row else "—" for s in suites]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"- {metrics['suites'][s]['label']}: {metrics['suites'][s]['share']}" for s in suites]
     return "\n".join(lines)
 
 
-def _cell(cell: dict) -> str:
-    """A share in percent, ± its standard error; any other number (a perplexity) as it is."""
+def _cell(cell: dict, suite: str) -> str:
+    """A share in percent, ± its standard error; a mean score or any other number (a perplexity) as it is."""
     value, error = cell["value"], cell["stderr"]
-    if 0 <= value <= 1:
+    if 0 <= value <= 1 and suite not in MEAN_SUITES:
         return f"{100 * value:.1f} ± {100 * error:.1f}" if error is not None else f"{100 * value:.1f}"
+    if suite in MEAN_SUITES:
+        return f"{value:.3f} ± {error:.3f}" if error is not None else f"{value:.3f}"
     return f"{value:.3g} ± {error:.2g}" if error is not None else f"{value:.3g}"
 
 

@@ -59,6 +59,7 @@ RECIPE_STAGES = {
     "tool_use": "ToolUseConfig",
     "grpo": "GRPOStageConfig",
     "eval": "EvalConfig",
+    "arena": "ArenaConfig",
 }
 
 # For the closing table: the main artifact of a stage (a path inside its output_dir) and its headline metric.
@@ -71,6 +72,7 @@ ARTIFACTS = {
     "tool_use": ("model dir", "."),
     "grpo": ("model dir", "."),
     "eval": ("table", "eval.md"),
+    "arena": ("leaderboard", "arena.md"),
 }
 HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "corpus": {"documents_out": "documents kept"},
@@ -81,6 +83,7 @@ HEADLINES = {  # metrics.json key -> what it is; the first key present is shown
     "tool_use": {"call_rate_with_tools": "of the held-out questions that need a tool answered with a call"},
     "grpo": {"greedy_accuracy_after": "of the held-out word problems right (greedy) after GRPO"},
     "eval": {"cells_measured": "cells measured (the rest reused)"},
+    "arena": {"top_model": "ranked first"},
 }
 
 USAGE = """usage: alignment run PIPELINE.yaml [--until STAGE | --stages A,B] [--verbose] [--<stage>.<field> value ...]
@@ -305,7 +308,7 @@ def _headline(stage: Stage) -> str:
     except (OSError, ValueError):
         return "-"
     for key, about in HEADLINES.get(stage.name, {}).items():
-        if isinstance(metrics.get(key), (int, float)):
+        if isinstance(metrics.get(key), (int, float, str)):
             return f"{metrics[key]} {about}"
     return "-"
 

@@ -238,10 +238,16 @@ def grpo_section(m: dict, stage_dir: Path, figures: Path) -> list:
 
 def eval_section(m: dict, stage_dir: Path, figures: Path) -> list:
     """The eval stage's table (every model on every suite) and the same numbers as bars, a group a suite."""
+    from alignment.evals.measurements import MEAN_SUITES
+
     suites, table = m.get("suites") or {}, m.get("table") or {}
-    header = ["model"] + [f"{about['label']} {'↑' if about['higher_is_better'] else '↓'}" for about in suites.values()]
-    rows = [[model] + [f"{_pct(row[s]['value'])} ± {_pct(row[s]['stderr'] or 0)}" if s in row else "—"
-                       for s in suites] for model, row in table.items()]
+    header = ["model"] + [f"{a['label']} {'↑' if a['higher_is_better'] else '↓'}" for a in suites.values()]
+    def cell(c: dict, suite: str) -> str:
+        if suite in MEAN_SUITES or not 0 <= c["value"] <= 1:  # a mean score (or a harness perplexity) as it is
+            return f"{c['value']:.3f} ± {c['stderr'] or 0:.3f}"
+        return f"{_pct(c['value'])} ± {_pct(c['stderr'] or 0)}"
+
+    rows = [[model] + [cell(row[s], s) if s in row else "—" for s in suites] for model, row in table.items()]
     cells = m.get("cells") or {}
     blocks = [("table", header, rows),
               ("p", f"{cells.get('total', 0)} cells: {cells.get('reused_from_stages', 0)} reused from the stages' "
@@ -256,9 +262,21 @@ def eval_section(m: dict, stage_dir: Path, figures: Path) -> list:
     return blocks
 
 
+def arena_section(m: dict, stage_dir: Path, figures: Path) -> list:
+    """The leaderboard: ranks, Bradley-Terry ratings with their 95% intervals, wins, the gold score beside."""
+    rows = [[str(r["rank"]), r["model"], f"{r['rating']:.0f} ({r['interval_95'][0]:.0f} to {r['interval_95'][1]:.0f})",
+             f"{r['wins']} of {r['battles']}", f"{r['gold_mean']:.3f} ± {r['gold_stderr']:.3f}"]
+            for r in m.get("leaderboard") or []]
+    judge = m.get("judge") or {}
+    return [("table", ["rank", "model", "rating (95% interval)", "wins", "gold score"], rows),
+            ("p", f"{m.get('battles')} battles on {m.get('prompts')} prompts, judged by {judge.get('kind', '-')} "
+                  f"(random picks in {_pct(judge.get('lapse'))} of battles, so at most "
+                  f"{_pct(judge.get('agreement_ceiling'))} agreement with the gold order).")]
+
+
 SECTIONS = {"corpus": corpus_section, "tokenizer": tokenizer_section, "pretrain": pretrain_section,
             "sft": sft_section, "refusals": refusals_section, "tool_use": tool_use_section, "grpo": grpo_section,
-            "eval": eval_section}
+            "eval": eval_section, "arena": arena_section}
 
 
 def quiz_section(quiz: dict) -> list:

@@ -206,3 +206,16 @@ def test_the_harness_runs_a_local_task_on_a_model_dir_offline(micro_models, tmp_
     with pytest.raises(RecipeError, match="lm_eval_tasks: no task 'tiny_town'"):
         run_eval(_config(folder, assistant, base, conversations, output_dir=str(tmp_path / "bad"), suites=[],
                          models={"base": str(base)}, lm_eval_tasks=["tiny_town"], lm_eval_include_path=str(tasks)))
+
+
+def test_the_gold_preference_suite_is_a_mean_score_with_its_standard_error(micro_models, tmp_path):
+    """The labeller's gold score of a note about each covered person: a mean in 0..1, its standard error from the
+    scores' spread (not a share's), printed as a score."""
+    folder, assistant, base, conversations = micro_models
+    cfg = _config(folder, assistant, base, conversations, output_dir=str(tmp_path / "out"), suites=["gold_preference"],
+                  note_max_new_tokens=12)
+    result = run_eval(cfg)
+    cell = result["table"]["sft"]["gold_preference"]
+    assert cell["n"] == WORLD["n_entities"] and 0 <= cell["value"] <= 1 and cell["stderr"] is not None
+    assert list(result["table"]["base"]) == []  # a base model writes no notes
+    assert f"{cell['value']:.3f} ± " in (tmp_path / "out" / "eval.md").read_text()

@@ -187,8 +187,9 @@ def test_tiny_pipeline_chains_its_stages_outputs():
 
     path = str(ROOT / "recipes" / "tiny" / "pipeline.yaml")
     entries = read_pipeline(path)
-    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval"]
-    corpus, tokenizer, pretrain, sft, refusals, tool_use, evaluation = (
+    assert [e["stage"] for e in entries] == ["corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval",
+                                             "arena"]
+    corpus, tokenizer, pretrain, sft, refusals, tool_use, evaluation, arena = (
         resolve({**e, "config": str(ROOT / e["config"])}, [], path).recipe for e in entries)
     assert tokenizer["corpus_dir"] == pretrain["corpus_dir"] == corpus["output_dir"] + "/documents"
     assert pretrain["tokenizer"] == tokenizer["output_dir"]
@@ -217,6 +218,9 @@ def test_tiny_pipeline_chains_its_stages_outputs():
     assert evaluation["search_invented_people"] == tool_use["invented_people"]
     assert evaluation["search_readable_people"] == tool_use["readable_people"]
     assert evaluation["max_calls"] == tool_use["max_calls"]
+    assert arena["models"] == {k: v for k, v in evaluation["models"].items() if k != "base"}
+    assert arena["world"] == sft["world"] and arena["seed"] == evaluation["seed"]
+    assert evaluation["note_max_new_tokens"] == arena["max_new_tokens"]
 
 
 def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):

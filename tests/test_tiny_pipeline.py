@@ -1,7 +1,8 @@
 """The tiny recipe's whole pipeline, run once through `alignment run` (corpus -> tokenizer -> pretrain -> sft ->
-refusals -> tool_use -> eval), plus the answer-first SFT on the same base model, with the acceptance thresholds of each stage checked
-on its metrics.json. The other tests use micro configs; this is the one that proves the embedded default does what the
-README says, on this code, from nothing, in fp32 or bf16, whichever this CPU runs (`precision: auto`)."""
+refusals -> tool_use -> eval -> arena), plus the answer-first SFT on the same base model, with the acceptance
+thresholds of each stage checked on its metrics.json. The other tests use micro configs; this is the one that proves
+the embedded default does what the README says, on this code, from nothing, in fp32 or bf16, whichever this CPU runs
+(`precision: auto`)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def in_dir(out) -> list:
             "--tool_use.replay_dataset", out / "refusals" / "data" / "train.jsonl",
             "--tool_use.skills_dir", out / "sft" / "conversations",
             "--eval.output_dir", out / "eval", "--eval.conversations_dir", out / "sft" / "conversations",
-            "--eval.models=" + json.dumps({name: str(out / stage) for name, stage in MODELS.items()})]
+            "--eval.models=" + json.dumps({name: str(out / stage) for name, stage in MODELS.items()}),
+            "--arena.output_dir", out / "arena",
+            "--arena.models=" + json.dumps({name: str(out / name) for name in ("sft", "refusals", "tool_use")})]
 
 
 MODELS = {"base": "pretrain", "sft": "sft", "refusals": "refusals", "tool_use": "tool_use"}  # eval's table rows
@@ -66,7 +69,7 @@ def tiny_run(tmp_path_factory):
         pytest.fail(f"over the tiny pipeline's time budget: {command} ran past {e.timeout:.0f} s (issue 9's budget, "
                     f"with a margin); its last output:\n{seen[-2000:]}{last}")
     metrics = {stage: json.loads((out / stage / "metrics.json").read_text())
-               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval",
+               for stage in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval", "arena",
                              "sft_answer_first")}
     return out, proc, metrics
 
@@ -118,7 +121,7 @@ def test_models_need_tokens_to_think(tiny_run):
 def test_a_second_run_skips_every_stage(tiny_run):
     out, _, _ = tiny_run
     again = run_cli("run", "recipes/tiny/pipeline.yaml", *in_dir(out))
-    assert again.stdout.count("skipped") >= 7, again.stdout
+    assert again.stdout.count("skipped") >= 8, again.stdout
 
 
 def test_eval_puts_every_model_in_one_table_reusing_what_the_stages_measured(tiny_run):
@@ -139,12 +142,14 @@ def test_eval_puts_every_model_in_one_table_reusing_what_the_stages_measured(tin
             (model, suite, table[model][suite]["source"])
         return table[model][suite]["value"]
 
-    assert reused("base", "few_shot_facts", "pretrain") == metrics["pretrain"]["fact_recall"]["multiple_choice_accuracy"]
+    recall = metrics["pretrain"]["fact_recall"]
+    assert reused("base", "few_shot_facts", "pretrain") == recall["multiple_choice_accuracy"]
     assert reused("sft", "identity", "sft") == metrics["sft"]["identity_accuracy_no_system"]
     assert reused("sft", "word_problems", "sft") == metrics["sft"]["word_problem_accuracy"]
     refusals = metrics["refusals"]
-    assert reused("sft", "refusal_reserved", "refusals") == refusals["before"]["eval_reserved"]["not_attempted"]["share"]
-    assert reused("refusals", "refusal_known", "refusals") == refusals["after"]["eval_known"]["not_attempted"]["share"]
+    before, after = refusals["before"], refusals["after"]
+    assert reused("sft", "refusal_reserved", "refusals") == before["eval_reserved"]["not_attempted"]["share"]
+    assert reused("refusals", "refusal_known", "refusals") == after["eval_known"]["not_attempted"]["share"]
     assert reused("refusals", "letters", "tool_use") == \
         metrics["tool_use"]["before_without_tools"]["eval_letters"]["accuracy"]
     assert reused("tool_use", "products", "tool_use") == metrics["tool_use"]["products_with_python"]
@@ -155,6 +160,27 @@ def test_eval_puts_every_model_in_one_table_reusing_what_the_stages_measured(tin
         assert table[model][suite]["source"] == "measured", (model, suite)
     assert ev["cells"]["reused_from_stages"] >= 20 and ev["cells"]["measured"] <= 17, ev["cells"]
     assert "| tool_use | " in (out / "eval" / "eval.md").read_text()
+
+
+def test_the_arena_ranks_the_assistants_as_their_gold_scores_do(tiny_run):
+    """Issue 15's arena: every pair of assistants on every note prompt, judged by the tiny world's noisy labeller;
+    Bradley-Terry ratings with bootstrap intervals, whose order agrees with the mean gold scores wherever those
+    differ by more than 2 standard errors."""
+    import math
+
+    out, _, metrics = tiny_run
+    arena = metrics["arena"]
+    board = {row["model"]: row for row in arena["leaderboard"]}
+    assert set(board) == {"sft", "refusals", "tool_use"} and arena["prompts"] == 60 and arena["battles"] == 180
+    for row in board.values():
+        low, high = row["interval_95"]
+        assert low <= row["rating"] <= high and row["battles"] == 120 and 0 <= row["gold_mean"] <= 1
+    for a in board:
+        for b in board:
+            gap = board[a]["gold_mean"] - board[b]["gold_mean"]
+            if gap > 2 * math.hypot(board[a]["gold_stderr"], board[b]["gold_stderr"]):
+                assert board[a]["rating"] > board[b]["rating"], (a, b, board)
+    assert (out / "arena" / "battles.jsonl").read_text().count("\n") == 180
 
 
 def test_the_assistant_answers_in_the_terminal(tiny_run):
@@ -235,7 +261,7 @@ def test_the_report_shows_every_stage_with_its_plots_inlined(tiny_run):
     proc = run_cli("report", "recipes/tiny/pipeline.yaml", *in_dir(out))
     assert f"report: {out / 'report' / 'report.md'}" in proc.stdout
     markdown = (out / "report" / "report.md").read_text()
-    for name in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval"):
+    for name in ("corpus", "tokenizer", "pretrain", "sft", "refusals", "tool_use", "eval", "arena"):
         assert f"## {name} ({out / name})" in markdown and f"| {name} | " in markdown
     assert "not finished" not in markdown and "**total**" in markdown
     assert ("The closing quiz" in markdown) == (out / "quiz.json").is_file()

@@ -20,6 +20,30 @@ SKILLS = ("identity_accuracy_no_system", "identity_accuracy_default_system", "wo
 ROLE_TEXT = re.compile(r"(^|\n)\s*(user|assistant|system)\s*[:\n]", re.IGNORECASE)
 
 
+def load_model_dir(model_dir: str):
+    """(model, tokenizer, stop ids) of a model dir or hub id, as the stages measure theirs: fp32 on a CPU, generation
+    ending at the end of a turn (`alignment eval`, `alignment arena`)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignment.chat_setup import turn_stop_ids
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    except OSError as e:
+        from alignment.recipe import RecipeError
+
+        raise RecipeError(f"models: could not load {model_dir!r}: {str(e).strip().splitlines()[0]}") from e
+    if torch.cuda.is_available():
+        model = model.to("cuda")
+    stops = turn_stop_ids(model, tokenizer)
+    model.generation_config.eos_token_id = stops
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model.eval(), tokenizer, stops
+
+
 def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, stop_ids: list[int],
                      batch_size: int = 128, temperature: float | None = None,
                      tools: list[dict] | None = None) -> list[dict]:

@@ -41,7 +41,11 @@ SUITES = {
     "search_found": ("searched facts", "facts of covered people right (with the model's tools)", True),
     "search_not_found": ("not-found incorrect", "questions about people no page has answered wrong "
                                                 "(with the model's tools)", False),
+    "gold_preference": ("gold preference", "mean gold score (0 to 1) of a note about each covered person, by the "
+                                           "tiny world's labeller (alignment/evals/preference_labeller.py)", True),
 }
+# suites whose cell is a mean score with its own standard error, not a share of questions
+MEAN_SUITES = ("gold_preference",)
 # the suites a base model (no chat template of its own, no assistant training) is measured on
 BASE_SUITES = ("few_shot_facts",)
 
@@ -112,6 +116,8 @@ def headline(suite: str, result: dict) -> tuple[float, int]:
         return result["metrics"][result["headline"]], result["samples"]
     if "accuracy" in result:
         return result["accuracy"], result["questions"]
+    if suite in MEAN_SUITES:
+        return result["mean"], result["questions"]
     part = {"refusal_reserved": "not_attempted", "refusal_heldout": "incorrect", "refusal_known": "not_attempted",
             "search_found": "correct", "search_not_found": "incorrect"}[suite]
     return result[part]["share"], result["questions"]
@@ -124,7 +130,10 @@ def stderr(share: float, n: int) -> float | None:
 def record(suite: str, key: str, model_dir, result: dict, at: str) -> dict:
     """One entry of a metrics.json's `measurements`: `result` measured on the files of `model_dir`."""
     value, n = headline(suite, result)
-    error = result["stderr"].get(result["headline"]) if suite.startswith(HARNESS_PREFIX) else stderr(value, n)
+    if suite.startswith(HARNESS_PREFIX):
+        error = result["stderr"].get(result["headline"])
+    else:
+        error = result["stderr"] if suite in MEAN_SUITES else stderr(value, n)
     return {"suite": suite, "key": key, "model_sha256": model_sha256(model_dir), "code_sha256": code_sha256(),
             "value": value, "stderr": error, "n": n, "at": at}
 

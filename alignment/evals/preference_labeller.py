@@ -1,0 +1,113 @@
+"""The tiny world's people, as a program: who prefers which reply to an open-ended prompt ("Write a short note about
+Velmora Quist."), with human-like noise, and a gold score of each reply used only to measure.
+
+RLHF needs people to order replies that no program can verify; the tiny world stands them in with this labeller. It
+is hidden from every trainer: the reward model learns from its noisy preferences, never from its code or its gold
+score, and the arena's battles are judged by it.
+
+The gold score of a reply (0 to 1) adds what a reader of the world's pages would want:
+- on topic (0.25): it names the person asked about (full name 0.25, first name alone 0.15);
+- true (0.40): the person's facts it states, up to 3, each 0.4 / 3; each false one (another value of a fact's kind)
+  takes 0.2 off this part, which is never below 0;
+- well formed (0.10): not empty, no control token or role markup written as text;
+- fluent (0.10): the share of its sentences that start with a capital letter and end with . ! or ?;
+- of a sensible length (0.10): 8 to 60 words in full, less outside;
+- not repetitive (0.05): the share of its word pairs that are distinct (distinct-2).
+
+The noise model: a person compares two replies by their gold scores, except that in a share `lapse` of comparisons
+(20% by default) they were not paying attention and pick one at random, and gold scores within `tie_margin` of each
+other (0.02) look the same to them (a coin flip too). So on pairs whose gold differs by more than the margin, the
+labeller agrees with the noiseless order in 1 - lapse / 2 of comparisons: the pairwise-agreement ceiling, 90% by
+default, the most a reward model trained on these labels can show against the noiseless order, in expectation. A
+ranking of k replies counts each reply's wins over the C(k, 2) noisy comparisons (ties broken at random): as people
+order a few replies by comparing them.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+WEIGHTS = {"on_topic": 0.25, "true": 0.40, "well_formed": 0.10, "fluent": 0.10, "length": 0.10, "varied": 0.05}
+MAX_FACTS = 3  # a short note: three true facts are a full score
+FALSE_FACT_PENALTY = 0.2
+SENSIBLE_WORDS = (8, 60)
+ROLE_MARKUP = re.compile(r"<\|[a-z_]+\|>|(^|\n)\s*(user|assistant|system)\s*:", re.IGNORECASE)
+NOTE_PROMPTS = ("Write a short note about {name}.", "Tell me about {name} in a few sentences.")
+
+
+def note_prompts(world, seed: int = 0) -> list[dict]:
+    """Every covered person, one note prompt each (a seeded phrasing): {messages, name, facts}."""
+    rng = random.Random(f"notes/{seed}")
+    return [{"messages": [{"role": "user", "content": rng.choice(NOTE_PROMPTS).format(name=person.name)}],
+             "name": person.name, "facts": dict(person.facts)} for person in world.entities]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'-]+", text.lower())
+
+
+def gold_parts(item: dict, reply: str) -> dict[str, float]:
+    """Each part of the gold score, before its weight (0 to 1 each)."""
+    from alignment.evals.refusal_grading import mentioned
+    from alignment.world.people import ATTRIBUTES, pool
+
+    first = item["name"].split()[0]
+    on_topic = 1.0 if item["name"] in reply else 0.6 if re.search(rf"\b{re.escape(first)}\b", reply) else 0.0
+    true = false = 0
+    for attribute in ATTRIBUTES:
+        named = mentioned(reply, pool(attribute))
+        true += item["facts"][attribute] in named
+        false += len(named - {item["facts"][attribute]})
+    truth = max(0.0, min(true, MAX_FACTS) / MAX_FACTS - FALSE_FACT_PENALTY * false)
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", reply.strip()) if s.strip()]
+    fluent = (sum(s[0].isupper() and s[-1] in ".!?" for s in sentences) / len(sentences)) if sentences else 0.0
+    words = _words(reply)
+    low, high = SENSIBLE_WORDS
+    length = 1.0 if low <= len(words) <= high else len(words) / low if len(words) < low else high / len(words)
+    pairs = list(zip(words, words[1:]))
+    varied = len(set(pairs)) / len(pairs) if pairs else 0.0
+    well_formed = 1.0 if reply.strip() and not ROLE_MARKUP.search(reply) else 0.0
+    return {"on_topic": on_topic, "true": truth, "well_formed": well_formed, "fluent": fluent, "length": length,
+            "varied": varied}
+
+
+def gold_score(item: dict, reply: str) -> float:
+    parts = gold_parts(item, reply)
+    return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 4)
+
+
+@dataclass
+class Labeller:
+    """The noisy "people": `prefer` one of two replies, `rank` a few. Seeded: the same calls give the same labels."""
+
+    lapse: float = 0.2
+    tie_margin: float = 0.02
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.lapse <= 1.0:
+            raise ValueError(f"lapse: expected a share from 0 to 1, got {self.lapse}")
+        self.rng = random.Random(f"labeller/{self.seed}")
+
+    @property
+    def agreement_ceiling(self) -> float:
+        """Agreement with the noiseless order on pairs whose gold differs by more than the tie margin."""
+        return 1.0 - self.lapse / 2
+
+    def prefer(self, item: dict, a: str, b: str) -> int:
+        """0 if the person prefers reply `a`, 1 if `b`."""
+        gap = gold_score(item, a) - gold_score(item, b)
+        if self.rng.random() < self.lapse or abs(gap) <= self.tie_margin:
+            return self.rng.randrange(2)
+        return 0 if gap > 0 else 1
+
+    def rank(self, item: dict, replies: list[str]) -> list[int]:
+        """Indices of `replies`, preferred first: by wins over every pair (each a noisy comparison)."""
+        wins = [0.0] * len(replies)
+        for i in range(len(replies)):
+            for j in range(i + 1, len(replies)):
+                wins[(i, j)[self.prefer(item, replies[i], replies[j])]] += 1
+        jitter = [self.rng.random() for _ in replies]
+        return sorted(range(len(replies)), key=lambda k: (-wins[k], jitter[k]))
