@@ -109,3 +109,71 @@ def test_a_report_of_nothing_finished_still_renders(tmp_path):
     written = write_report("p.yaml", [stage(tmp_path, "corpus", None)], tmp_path / "report")
     assert "| corpus | not finished |" in written["markdown"].read_text()
     check_html(written["html"].read_text())
+
+
+def _eval_and_arena(tmp_path):
+    suites = {"identity": {"label": "identity", "share": "named", "higher_is_better": True},
+              "gold_preference": {"label": "gold preference", "share": "mean gold", "higher_is_better": True}}
+    evaluation = stage(tmp_path, "eval", {"suites": suites, "cells_measured": 1,
+                                          "cells": {"total": 3, "reused_from_stages": 2, "measured": 1},
+                                          "table": {"base": {}, "sft": {
+                                              "identity": {"value": 0.97, "stderr": 0.017, "n": 100},
+                                              "gold_preference": {"value": 0.678, "stderr": 0.011, "n": 60}}}})
+    arena = stage(tmp_path, "arena", {"battles": 180, "prompts": 60, "top_model": "tool_use",
+                                      "judge": {"kind": "the labeller", "lapse": 0.2, "agreement_ceiling": 0.9},
+                                      "leaderboard": [{"model": "tool_use", "rank": 1, "rating": 1012.4,
+                                                       "interval_95": [968.0, 1046.0], "battles": 120, "wins": 63,
+                                                       "gold_mean": 0.69, "gold_stderr": 0.011}]})
+    return evaluation, arena
+
+
+def test_the_report_shows_the_eval_table_and_the_arena_leaderboard(tmp_path):
+    written = write_report("p.yaml", list(_eval_and_arena(tmp_path)), tmp_path / "report")
+    markdown = written["markdown"].read_text()
+    for expected in ("| model | identity ↑ | gold preference ↑ |", "| sft | 97.0% ± 1.7% | 0.678 ± 0.011 |",
+                     "| base | — | — |", "2 reused from the stages", "| 1 | tool_use | 1012 (968 to 1046) | 63 of 120 |",
+                     "| arena | 12.5 s | 0.50 GB | tool_use ranked first |"):
+        assert expected in markdown, expected
+    assert len(check_html(written["html"].read_text()).images) == 1  # eval's bars
+
+
+def _chromium() -> str | None:
+    import shutil
+
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome",
+                                                  "google-chrome-stable", "chrome")) if p), None)
+
+
+def _blue_pixels(png) -> int:
+    """Pixels of matplotlib's first colour (C0, #1f77b4): the bars and curves, never the page's text or tables."""
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(str(png))[..., :3]
+    close = (abs(pixels[..., 0] - 0x1f / 255) < 0.06) & (abs(pixels[..., 1] - 0x77 / 255) < 0.06) & (
+        abs(pixels[..., 2] - 0xb4 / 255) < 0.06)
+    return int(close.sum())
+
+
+def test_the_report_renders_with_its_images_in_a_headless_browser(tmp_path):
+    """Where Chromium is installed (not on the development machines, which have no browser): a headless screenshot
+    of report.html shows its plots (matplotlib's blue), and the same page with the images taken out shows none."""
+    import subprocess
+
+    import pytest
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium on PATH (chromium, chromium-browser, google-chrome): the screenshot test needs one")
+    pretrain = stage(tmp_path, "pretrain", {"validation_loss": 1.0})
+    LossCurve.plot([{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.0}], pretrain.output_dir / "loss_curve.png")
+    written = write_report("p.yaml", [pretrain, *_eval_and_arena(tmp_path)], tmp_path / "report")
+    bare = tmp_path / "bare.html"
+    bare.write_text(re.sub(r"<img [^>]*>", "", written["html"].read_text()))
+    counts = {}
+    for page in (written["html"], bare):
+        shot = tmp_path / f"{page.stem}.png"
+        subprocess.run([browser, "--headless=new", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
+                        "--window-size=1200,3000", f"--screenshot={shot}", page.resolve().as_uri()],
+                       check=True, capture_output=True, timeout=120)
+        counts[page.stem] = _blue_pixels(shot)
+    assert counts["report"] > 2000 and counts["bare"] < 50, counts
