@@ -4,7 +4,8 @@
 
 1. Prompts: open-ended ones no stage trained on, "Write a short note about <person>." for each person the corpus
    covers (alignment/evals/preference_labeller.py: note_prompts), one seeded phrasing each.
-2. Replies: each model's greedy reply to every prompt (no tools offered).
+2. Replies: each model's greedy reply to every prompt (no tools offered), or the same replies that the eval stage
+   wrote for its gold-preference suite (`replies_from`: same prompts, budget, model files and code).
 3. Battles: for every prompt, every pair of models, the two replies in a random order, judged by the tiny world's
    labeller with its human-like noise (its lapses and ties: the noise model in preference_labeller.py). A real
    model's arena would be judged by people, a reward model or a judge model; here the labeller stands for people.
@@ -39,6 +40,9 @@ class ArenaConfig:
     lapse: float = field(default=0.2, metadata={
         "help": "The judge's share of random picks (its noise; agreement ceiling 1 - lapse / 2)."})
     bootstrap_rounds: int = field(default=200, metadata={"help": "Resamplings of the battles for the intervals."})
+    replies_from: str | None = field(default=None, metadata={
+        "help": "An eval stage's output dir: a model's notes that it wrote for its gold-preference suite (the same "
+                "prompts, budget, model files and code) are taken from there instead of being generated again."})
 
     def __post_init__(self):
         if not isinstance(self.models, dict) or len(self.models) < 2:
@@ -56,6 +60,17 @@ def replies_of(model_dir: str, prompts: list[dict], max_new_tokens: int) -> list
     model, tokenizer, stops = load_model_dir(model_dir)
     return [r["text"] for r in generate_replies(model, tokenizer, [p["messages"] for p in prompts], max_new_tokens,
                                                 stops, batch_size=128)]
+
+
+def reused_replies(cfg: ArenaConfig, model: str, prompts: list[dict]) -> list[str] | None:
+    """The notes the eval stage wrote for this model's gold-preference cell, where they are the same measurement."""
+    if not cfg.replies_from:
+        return None
+    from alignment.evals.measurements import find_result, notes_key
+
+    found = find_result([Path(cfg.replies_from) / "metrics.json"], "gold_preference",
+                        notes_key(prompts, cfg.max_new_tokens), model)
+    return found.get("replies") if found and len(found.get("replies") or []) == len(prompts) else None
 
 
 def battles_of(prompts: list[dict], replies: dict[str, list[str]], labeller, seed: int) -> list[dict]:
@@ -104,8 +119,13 @@ def run_arena(cfg: ArenaConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.yaml").write_text(to_yaml(cfg))
         prompts = note_prompts(build_world(**cfg.world), cfg.seed)
-        replies = {}
+        replies, reused = {}, []
         for name, model in cfg.models.items():
+            found = reused_replies(cfg, model, prompts)
+            if found is not None:
+                replies[name] = found
+                reused.append(name)
+                continue
             print(f"arena: {name}: {len(prompts)} notes", flush=True)
             replies[name] = replies_of(model, prompts, cfg.max_new_tokens)
         labeller = Labeller(lapse=cfg.lapse, seed=cfg.seed)
@@ -120,6 +140,7 @@ def run_arena(cfg: ArenaConfig) -> dict:
         record = run.write({
             "models": cfg.models,
             "prompts": len(prompts),
+            "replies_reused_from_eval": reused,
             "battles": len(battles),
             "judge": {"kind": "the tiny world's labeller", "lapse": cfg.lapse, "tie_margin": labeller.tie_margin,
                       "agreement_ceiling": labeller.agreement_ceiling},

@@ -166,7 +166,7 @@ def tools_of(model: str, cfg: EvalConfig) -> tuple[dict | None, dict | None]:
 
 def cell_keys(cfg: EvalConfig, model: str, items: dict) -> dict[str, str]:
     """suite -> suite key, for the suites that apply to `model`."""
-    from alignment.evals.measurements import few_shot_key, set_key, suite_key
+    from alignment.evals.measurements import few_shot_key, notes_key, set_key
 
     base = is_base_model(model)
     _, offer = tools_of(model, cfg)
@@ -179,8 +179,7 @@ def cell_keys(cfg: EvalConfig, model: str, items: dict) -> dict[str, str]:
                 keys[suite] = few_shot_key(cfg.world, cfg.few_shot_questions, cfg.seed)[1]
             continue
         if suite == "gold_preference":
-            keys[suite] = suite_key(suite, items["notes"], max_new_tokens=cfg.note_max_new_tokens, system=None,
-                                    tools=None)
+            keys[suite] = notes_key(items["notes"], cfg.note_max_new_tokens)
             continue
         name = SUITE_SETS[suite]
         budget = (cfg.chat_max_new_tokens if suite in CHAT_SUITES else cfg.refusal_max_new_tokens
@@ -263,8 +262,9 @@ def gold_of_notes(model, tokenizer, stops: list[int], notes: list[dict], max_new
     scores = [gold_score(n, t) for n, t in zip(notes, texts)]
     mean = sum(scores) / len(scores)
     spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
+    # the replies too: the arena battles with the same notes of the same files instead of writing them again
     return {"mean": round(mean, 4), "stderr": round(spread / math.sqrt(len(scores)), 4), "questions": len(scores),
-            "examples": [{"question": n["messages"][-1]["content"], "reply": t} for n, t in zip(notes[:3], texts)]}
+            "replies": texts}
 
 
 def _measure_tools(cfg: EvalConfig, model_dir: str, model, tokenizer, stops: list[int], sets: dict) -> dict:
@@ -302,7 +302,7 @@ def _harness(cfg: EvalConfig, model: str, columns: list[str]) -> dict[str, dict]
 # --- the stage ----------------------------------------------------------------------------------------
 
 def run_eval(cfg: EvalConfig) -> dict:
-    from alignment.evals.measurements import code_sha256, model_sha256, record as measurement, recorded
+    from alignment.evals.measurements import code_sha256, model_sha256, record as measurement, recorded, result_at
     from alignment.metrics import StageRun
     from alignment.recipe import to_yaml
 
@@ -316,6 +316,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         stage_files = [Path(m) / "metrics.json" for m in cfg.models.values() if Path(m).is_dir()]
         known = recorded(stage_files) if cfg.reuse else []
         earlier = recorded([cache]) if cfg.reuse else []
+        earlier_results = json.loads(cache.read_text()) if earlier else {}
         table, results, mine = {}, {}, []
         for name, model in cfg.models.items():
             keys, sha = cell_keys(cfg, model, items) | harness_keys(cfg), model_sha256(model)
@@ -326,8 +327,12 @@ def run_eval(cfg: EvalConfig) -> dict:
                 if found is None:
                     found = find(earlier, suite, key, sha, code)
                     source = "this stage, an earlier run" if found else None
-                    if found:
-                        mine.append({k: v for k, v in found.items() if k != "source"})
+                    if found:  # kept, with its full result, under this run's name for the model
+                        result = result_at(earlier_results, found["at"])
+                        if result is not None:
+                            results.setdefault(name, {})[suite] = result
+                        mine.append({k: v for k, v in found.items() if k != "source"}
+                                    | {"at": f"results.{name}.{suite}"})
                 if found:
                     row[suite] = {"value": found["value"], "stderr": found["stderr"], "n": found["n"],
                                   "source": source}
@@ -335,7 +340,7 @@ def run_eval(cfg: EvalConfig) -> dict:
                     missing.append(suite)
             if missing:
                 print(f"eval: {name}: measuring {', '.join(missing)}", flush=True)
-                results[name] = measure(cfg, model, [s for s in missing if s in SUITES], items)
+                results.setdefault(name, {}).update(measure(cfg, model, [s for s in missing if s in SUITES], items))
                 results[name] |= _harness(cfg, model, [s for s in missing if s not in SUITES])
                 for suite in missing:
                     entry = measurement(suite, keys[suite], model, results[name][suite], f"results.{name}.{suite}")
@@ -343,9 +348,9 @@ def run_eval(cfg: EvalConfig) -> dict:
                     row[suite] = {"value": entry["value"], "stderr": entry["stderr"], "n": entry["n"],
                                   "source": "measured"}
                 # kept as each model is done: a killed eval keeps what it measured
-                cache.write_text(json.dumps({"measurements": mine}, indent=2) + "\n")
+                cache.write_text(json.dumps({"measurements": mine, "results": results}, indent=2) + "\n")
             table[name] = {s: row[s] for s in keys}
-        cache.write_text(json.dumps({"measurements": mine}, indent=2) + "\n")
+        cache.write_text(json.dumps({"measurements": mine, "results": results}, indent=2) + "\n")
         sources = [c["source"] for row in table.values() for c in row.values()]
         harness = {key: {"label": key.removeprefix(HARNESS_PREFIX), "share": "lm-evaluation-harness: "
                          + ", ".join(sorted({r[key]["headline"] for r in results.values() if key in r})

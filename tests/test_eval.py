@@ -219,3 +219,18 @@ def test_the_gold_preference_suite_is_a_mean_score_with_its_standard_error(micro
     assert cell["n"] == WORLD["n_entities"] and 0 <= cell["value"] <= 1 and cell["stderr"] is not None
     assert list(result["table"]["base"]) == []  # a base model writes no notes
     assert f"{cell['value']:.3f} ± " in (tmp_path / "out" / "eval.md").read_text()
+    assert len(result["results"]["sft"]["gold_preference"]["replies"]) == WORLD["n_entities"]
+    again = run_eval(cfg)  # from its earlier run, the full result (the replies) carried over
+    assert again["results"]["sft"]["gold_preference"] == result["results"]["sft"]["gold_preference"]
+
+    # the arena battles with the notes eval wrote: the same prompts, budget, model files and code
+    from alignment.arena import ArenaConfig, run_arena
+
+    arena = run_arena(ArenaConfig(output_dir=str(tmp_path / "arena"), models={"a": str(assistant), "b": str(assistant)},
+                                  world=WORLD, max_new_tokens=12, bootstrap_rounds=20,
+                                  replies_from=str(tmp_path / "out")))
+    assert arena["replies_reused_from_eval"] == ["a", "b"] and arena["battles"] == WORLD["n_entities"]
+    fresh = run_arena(ArenaConfig(output_dir=str(tmp_path / "arena2"), models={"a": str(assistant), "b": str(base)},
+                                  world=WORLD, max_new_tokens=16, bootstrap_rounds=20,
+                                  replies_from=str(tmp_path / "out")))
+    assert fresh["replies_reused_from_eval"] == []  # another budget: written again

@@ -221,6 +221,7 @@ def test_tiny_pipeline_chains_its_stages_outputs():
     assert arena["models"] == {k: v for k, v in evaluation["models"].items() if k != "base"}
     assert arena["world"] == sft["world"] and arena["seed"] == evaluation["seed"]
     assert evaluation["note_max_new_tokens"] == arena["max_new_tokens"]
+    assert arena["replies_from"] == evaluation["output_dir"]
 
 
 def test_two_quick_runs_of_a_stage_leave_different_fingerprints(tmp_path):

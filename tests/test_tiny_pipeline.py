@@ -45,7 +45,7 @@ def in_dir(out) -> list:
             "--tool_use.skills_dir", out / "sft" / "conversations",
             "--eval.output_dir", out / "eval", "--eval.conversations_dir", out / "sft" / "conversations",
             "--eval.models=" + json.dumps({name: str(out / stage) for name, stage in MODELS.items()}),
-            "--arena.output_dir", out / "arena",
+            "--arena.output_dir", out / "arena", "--arena.replies_from", out / "eval",
             "--arena.models=" + json.dumps({name: str(out / name) for name in ("sft", "refusals", "tool_use")})]
 
 
@@ -172,6 +172,9 @@ def test_the_arena_ranks_the_assistants_as_their_gold_scores_do(tiny_run):
     arena = metrics["arena"]
     board = {row["model"]: row for row in arena["leaderboard"]}
     assert set(board) == {"sft", "refusals", "tool_use"} and arena["prompts"] == 60 and arena["battles"] == 180
+    assert arena["replies_reused_from_eval"] == ["sft", "refusals", "tool_use"]  # eval's gold-preference notes
+    gold = metrics["eval"]["table"]
+    assert all(board[m]["gold_mean"] == gold[m]["gold_preference"]["value"] for m in board)
     for row in board.values():
         low, high = row["interval_95"]
         assert low <= row["rating"] <= high and row["battles"] == 120 and 0 <= row["gold_mean"] <= 1

@@ -199,6 +199,11 @@ def few_shot_key(world: dict, n_questions: int, seed: int) -> tuple[str, str]:
     return "few_shot_facts", suite_key("few_shot_facts", {"world": world, "n_questions": n_questions, "seed": seed})
 
 
+def notes_key(prompts: list[dict], max_new_tokens: int) -> str:
+    """The gold-preference suite: greedy notes on the labeller's prompts (eval measures it, the arena reuses them)."""
+    return suite_key("gold_preference", prompts, max_new_tokens=max_new_tokens, system=None, tools=None)
+
+
 def set_records(results: dict, items: dict, model_dir, at: str, max_new_tokens: int, tools: dict | None = None,
                 judge: str = "exact") -> list[dict]:
     """A record for each result of `results` (keyed by set name) whose set is a suite (not the identity, facts or
@@ -219,3 +224,34 @@ def skill_records(numbers: dict, sets: dict, model_dir, at: str, max_new_tokens:
                    {"accuracy": numbers[flat], "questions": len(sets[name])}, at + flat)
             for name, flat in ASSISTANT_NUMBERS.items()
             if sets.get(name) and isinstance(numbers.get(flat), (int, float))]
+
+
+def result_at(metrics: dict, at: str):
+    """The full result a record's `at` points to ("after.skills.identity_accuracy_no_system"), or None. A key may
+    hold dots itself (a model named "v1.5"): the longest key that matches is taken at each level."""
+    node, parts = metrics, at.split(".")
+    while parts:
+        for length in range(len(parts), 0, -1):
+            key = ".".join(parts[:length])
+            if isinstance(node, dict) and key in node:
+                node, parts = node[key], parts[length:]
+                break
+        else:
+            return None
+    return node
+
+
+def find_result(metrics_files: list[Path], suite: str, key: str, model_dir) -> dict | None:
+    """The full result of a recorded measurement of `suite` (its key) on the files of `model_dir` with this code,
+    from the first of `metrics_files` that has one; None when none has."""
+    sha, code = model_sha256(model_dir), code_sha256()
+    if sha is None:
+        return None
+    for path in metrics_files:
+        for entry in recorded([path]):
+            if (entry["suite"], entry.get("key"), entry["model_sha256"], entry.get("code_sha256")) == (
+                    suite, key, sha, code):
+                found = result_at(json.loads(Path(path).read_text()), entry.get("at", ""))
+                if found is not None:
+                    return found
+    return None
