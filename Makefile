@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The tiny recipe end to end, offline, on a laptop CPU: `alignment run` skips the stages that finished with the same
-# recipe and inputs, so a rerun only redoes what changed. Then a look at each artifact, the assistants' quiz, and the report
-# (runs/tiny/report/report.html: every stage's numbers and plots on one page).
+# recipe and inputs, so a rerun only redoes what changed, and ends with the report (runs/tiny/report/report.html: every
+# stage's numbers and plots on one page). Then a look at each artifact, the assistants' quiz, and the report again,
+# with the quiz in it.
 # The closing quiz asks the sft model, the refusals one and the last one (runs/tiny/tool_use: its tools.json makes
 # it call python and search, shown before each answer) the same questions, greedy.
 # Where the python tool's sandbox cannot start (no user namespaces, as in some containers; macOS), the tool_use stage

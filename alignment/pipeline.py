@@ -8,6 +8,8 @@
 
 Each stage's output goes to output_dir/run.log (alignment/stage_log.py); the terminal shows a line a stage,
 with its progress while it runs and its headline number when done, and the last lines of the log if it fails.
+A run that reaches the pipeline's last stage ends with its report (alignment/report.py: report/ beside the first
+stage's output_dir).
 
 A pipeline recipe lists stages, each with its own recipe and optional overrides (applied as command-line flags):
 
@@ -389,7 +391,20 @@ def main(argv: list[str]) -> int:
         headline = _headline(stage)
         print(f"{step}: done in {elapsed:.1f} s" + (f": {headline}" if headline != "-" else ""), flush=True)
     print_table([s for s in stages if s is not None])
+    if selected[-1] == names[-1]:  # the whole pipeline is there: its report card, beside the first stage's dir
+        write_closing_report(path, [s for s in stages if s is not None])
     return 0
+
+
+def write_closing_report(path: str, stages: list[Stage]) -> None:
+    """report.md and report.html (alignment/report.py) of the stages, with the quiz if one lies beside them."""
+    from alignment.report import write_report
+
+    beside = stages[0].output_dir.parent
+    started = time.time()
+    written = write_report(path, stages, beside / "report", beside / "quiz.json")
+    print(f"report: {written['markdown']} and {written['html']} ({written['images']} figures inlined, "
+          f"{time.time() - started:.1f} s)", flush=True)
 
 
 def _resolve_leniently(entry: dict, cli_overrides: list[tuple[str, str | None]], pipeline: str) -> Stage | None:

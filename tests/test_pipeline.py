@@ -81,6 +81,10 @@ def test_first_run_runs_every_stage_and_second_skips_them(finished):
     # the tokenizer's inputs, as the pipeline recorded them
     record = json.loads((tokenizer / "pipeline.json").read_text())
     assert list(record["upstream"]) == ["corpus"] and len(record["upstream"]["corpus"]) == 64  # a sha256
+    # a run that reached the last stage ends with the report, beside the first stage's dir
+    report = corpus.parent / "report"
+    assert f"report: {report / 'report.md'} and {report / 'report.html'}" in first.stdout
+    assert "## tokenizer" in (report / "report.md").read_text()
 
     second = run_cli("run", pipeline)
     assert status(second, "corpus") == "skipped (finished, same recipe)"
@@ -92,6 +96,7 @@ def test_first_run_runs_every_stage_and_second_skips_them(finished):
     third = run_cli("run", pipeline, "--corpus.workers", "1", "--until", "corpus")
     assert status(third, "corpus") == "skipped (finished, same recipe)"
     assert status(third, "tokenizer") is None
+    assert "report: " not in third.stdout  # a prefix of the pipeline: no report card
     # --stages: a stage left out is still an input of the stages after it
     fourth = run_cli("run", pipeline, "--stages", "tokenizer")
     assert status(fourth, "corpus") is None
