@@ -55,11 +55,12 @@ class ArenaConfig:
 
 
 def replies_of(model_dir: str, prompts: list[dict], max_new_tokens: int) -> list[str]:
-    from alignment.evals.assistant_probes import generate_replies, load_model_dir
+    """The model's greedy notes, as the eval stage's gold-preference suite writes them."""
+    from alignment.evals.assistant_probes import load_model_dir
+    from alignment.evals.preference_labeller import gold_of_notes
 
     model, tokenizer, stops = load_model_dir(model_dir)
-    return [r["text"] for r in generate_replies(model, tokenizer, [p["messages"] for p in prompts], max_new_tokens,
-                                                stops, batch_size=128)]
+    return gold_of_notes(model, tokenizer, stops, prompts, max_new_tokens)["replies"]
 
 
 def reused_replies(cfg: ArenaConfig, model: str, prompts: list[dict]) -> list[str] | None:

@@ -242,29 +242,14 @@ def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> 
         results[suite], _ = graded_replies(model, tokenizer, items[SUITE_SETS[suite]], cfg.refusal_max_new_tokens,
                                            stops, exact_grades)
     if "gold_preference" in suites:
+        from alignment.evals.preference_labeller import gold_of_notes
+
         results["gold_preference"] = gold_of_notes(model, tokenizer, stops, items["notes"], cfg.note_max_new_tokens)
     tool = [s for s in suites if s in TOOL_SUITES]
     if tool:
         results |= _measure_tools(cfg, model_dir, model, tokenizer, stops, {SUITE_SETS[s]: items[SUITE_SETS[s]]
                                                                             for s in tool})
     return results
-
-
-def gold_of_notes(model, tokenizer, stops: list[int], notes: list[dict], max_new_tokens: int) -> dict:
-    """The labeller's gold score of the model's greedy note on each prompt: the mean and its standard error."""
-    import math
-
-    from alignment.evals.assistant_probes import generate_replies
-    from alignment.evals.preference_labeller import gold_score
-
-    texts = [r["text"] for r in generate_replies(model, tokenizer, [n["messages"] for n in notes], max_new_tokens,
-                                                 stops, batch_size=128)]
-    scores = [gold_score(n, t) for n, t in zip(notes, texts)]
-    mean = sum(scores) / len(scores)
-    spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
-    # the replies too: the arena battles with the same notes of the same files instead of writing them again
-    return {"mean": round(mean, 4), "stderr": round(spread / math.sqrt(len(scores)), 4), "questions": len(scores),
-            "replies": texts}
 
 
 def _measure_tools(cfg: EvalConfig, model_dir: str, model, tokenizer, stops: list[int], sets: dict) -> dict:
@@ -287,6 +272,15 @@ def _measure_tools(cfg: EvalConfig, model_dir: str, model, tokenizer, stops: lis
                         cfg.max_calls, cfg.tool_workers, cfg.identity, None, cfg.chat_max_new_tokens)
     measured = measure_with_tools(measurer, sets, None)[0] if names else measure_without_tools(measurer, sets, None)
     return {SET_SUITES[name]: measured[name] for name in sets}
+
+
+def _signature(entry: dict) -> tuple:
+    return entry["suite"], entry.get("key"), entry.get("model_sha256"), entry.get("code_sha256")
+
+
+def _write_cache(path: Path, kept: dict, results: dict) -> None:
+    """measurements.json: every cell measured here, each record's `at` pointing into its `results`."""
+    path.write_text(json.dumps({"measurements": list(kept.values()), "results": results}, indent=2) + "\n")
 
 
 def _harness(cfg: EvalConfig, model: str, columns: list[str]) -> dict[str, dict]:
@@ -318,6 +312,14 @@ def run_eval(cfg: EvalConfig) -> dict:
         earlier = recorded([cache]) if cfg.reuse else []
         earlier_results = json.loads(cache.read_text()) if earlier else {}
         table, results, mine = {}, {}, []
+        # the cache keeps every cell ever measured here (a killed run loses none), this run's added as they come
+        kept = {_signature(e): {k: v for k, v in e.items() if k != "source"} for e in earlier}
+        kept_results = earlier_results.get("results") or {}
+
+        def keep(entry: dict, name: str, suite: str, result) -> None:
+            kept[_signature(entry)] = entry
+            kept_results.setdefault(name, {})[suite] = result
+
         for name, model in cfg.models.items():
             keys, sha = cell_keys(cfg, model, items) | harness_keys(cfg), model_sha256(model)
             row, missing = {}, []
@@ -333,6 +335,7 @@ def run_eval(cfg: EvalConfig) -> dict:
                             results.setdefault(name, {})[suite] = result
                         mine.append({k: v for k, v in found.items() if k != "source"}
                                     | {"at": f"results.{name}.{suite}"})
+                        keep(mine[-1], name, suite, result)
                 if found:
                     row[suite] = {"value": found["value"], "stderr": found["stderr"], "n": found["n"],
                                   "source": source}
@@ -340,17 +343,20 @@ def run_eval(cfg: EvalConfig) -> dict:
                     missing.append(suite)
             if missing:
                 print(f"eval: {name}: measuring {', '.join(missing)}", flush=True)
-                results.setdefault(name, {}).update(measure(cfg, model, [s for s in missing if s in SUITES], items))
-                results[name] |= _harness(cfg, model, [s for s in missing if s not in SUITES])
+                measured = results.setdefault(name, {})
+                if any(s in SUITES for s in missing):  # the harness loads the model itself
+                    measured |= measure(cfg, model, [s for s in missing if s in SUITES], items)
+                measured |= _harness(cfg, model, [s for s in missing if s not in SUITES])
                 for suite in missing:
                     entry = measurement(suite, keys[suite], model, results[name][suite], f"results.{name}.{suite}")
                     mine.append(entry)
+                    keep(entry, name, suite, results[name][suite])
                     row[suite] = {"value": entry["value"], "stderr": entry["stderr"], "n": entry["n"],
                                   "source": "measured"}
                 # kept as each model is done: a killed eval keeps what it measured
-                cache.write_text(json.dumps({"measurements": mine, "results": results}, indent=2) + "\n")
+                _write_cache(cache, kept, kept_results)
             table[name] = {s: row[s] for s in keys}
-        cache.write_text(json.dumps({"measurements": mine, "results": results}, indent=2) + "\n")
+        _write_cache(cache, kept, kept_results)
         sources = [c["source"] for row in table.values() for c in row.values()]
         harness = {key: {"label": key.removeprefix(HARNESS_PREFIX), "share": "lm-evaluation-harness: "
                          + ", ".join(sorted({r[key]["headline"] for r in results.values() if key in r})

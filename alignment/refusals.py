@@ -336,7 +336,7 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
 
     from alignment.conversation_files import skill_sets
     from alignment.metrics import PhaseClock, StageRun
-    from alignment.sft_training import prepare_model, train_assistant
+    from alignment.sft_training import input_as_saved, prepare_model, train_assistant
     from alignment.training import resolve_precision
 
     out = Path(cfg.output_dir)
@@ -370,7 +370,8 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
         clock.done("train")
         after, after_replies = measure(trained.model, trained.tokenizer, measured_sets, cfg, stops, grade, skills)
         clock.done("measure_after")
-        measurements = _measurements(cfg, out, measured_sets, skills, before, after)
+        measurements = _measurements(cfg, input_as_saved(cfg, prepared[2]), out, measured_sets, skills, before,
+                                     after)
         labels = {label: sum(p["label"] == label for p in probed) for label in ("known", "unknown", "uncertain")}
         judge = {"judge": cfg.judge} | ({"judge_model": cfg.judge_model, "unparsed_grades": grade.judge.unparsed}
                                         if cfg.judge == "model" else {})
@@ -392,14 +393,15 @@ def run_refusals(cfg: RefusalsConfig) -> dict:
     return record
 
 
-def _measurements(cfg: RefusalsConfig, out: Path, sets: dict, skills: dict | None, before: dict,
-                  after: dict) -> list[dict]:
-    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model (before) and this one."""
+def _measurements(cfg: RefusalsConfig, input_dir: str | None, out: Path, sets: dict, skills: dict | None,
+                  before: dict, after: dict) -> list[dict]:
+    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model (before: `input_dir`, None
+    when the recipe changed it as it was loaded) and this one."""
     from alignment.evals.measurements import set_records, skill_records
 
     judge = cfg.judge if cfg.judge == "exact" else f"model:{cfg.judge_model}"
     found = []
-    for result, model_dir, at in ((before, cfg.model_name_or_path, "before."), (after, out, "after.")):
+    for result, model_dir, at in ((before, input_dir, "before."), (after, out, "after.")):
         found += set_records(result, sets, model_dir, at, cfg.measure_max_new_tokens, judge=judge)
         if skills and "skills" in result:
             found += skill_records(result["skills"], skills, model_dir, f"{at}skills.", cfg.eval_max_new_tokens,

@@ -286,6 +286,16 @@ def prepare_model(cfg: AssistantTrainingFields, precision: str):
     return model, tokenizer, chat, stops
 
 
+def input_as_saved(cfg: AssistantTrainingFields, chat) -> str | None:
+    """The input model dir, when prepare_model's model is its files as anyone loads them (so a measurement of it
+    before training can be reused, alignment/evals/measurements.py); None when the recipe changed it: another
+    tokenizer or chat template, tokens added, 4-bit weights. A longer context_length is the same model: the default
+    rotary embedding does not depend on max_position_embeddings."""
+    if cfg.tokenizer or cfg.chat_template or cfg.load_in_4bit or chat.added_tokens:
+        return None
+    return cfg.model_name_or_path
+
+
 def save_assistant(cfg: AssistantTrainingFields, model, tokenizer, chat, stops: list[int], out: Path):
     """Write the trained model dir (adapters merged when the recipe says so), with the inference chat template, the
     training variant beside it and generation that stops at the end of a turn; returns the model as saved."""

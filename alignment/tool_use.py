@@ -209,7 +209,7 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
     from alignment.conversation_files import skill_sets
     from alignment.evals.tool_measures import measure_with_tools, measure_without_tools
     from alignment.metrics import PhaseClock, StageRun
-    from alignment.sft_training import prepare_model, train_assistant
+    from alignment.sft_training import input_as_saved, prepare_model, train_assistant
     from alignment.tools import SEARCH, TOOLS_FILE, tool_schemas, tools_block_tokens, use_search_index
     from alignment.tools.search_index import build_index
     from alignment.training import resolve_precision
@@ -258,7 +258,8 @@ def run_tool_use(cfg: ToolUseConfig) -> dict:
         offer = {"tools": cfg.tools} | ({"search_index": "search_index", "top_k": SEARCH["top_k"]}
                                         if "search" in cfg.tools else {})
         (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
-        measurements = _measurements(cfg, out, items, skills, before, with_tools, after)
+        measurements = _measurements(cfg, input_as_saved(cfg, prepared[2]), out, items, skills, before, with_tools,
+                                     after)
         record = run.write({
             **trained.measured,
             "tools": cfg.tools,
@@ -286,15 +287,15 @@ def measurer(cfg: ToolUseConfig, model, tokenizer, stops: list[int], schemas: li
                     cfg.tool_workers, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
 
 
-def _measurements(cfg: ToolUseConfig, out: Path, items: dict, skills: dict | None, before: dict, with_tools: dict,
-                  after: dict) -> list[dict]:
-    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model without tools, this model
-    with its tools and without."""
+def _measurements(cfg: ToolUseConfig, input_dir: str | None, out: Path, items: dict, skills: dict | None,
+                  before: dict, with_tools: dict, after: dict) -> list[dict]:
+    """metrics.json's `measurements` (alignment/evals/measurements.py): the input model without tools (`input_dir`,
+    None when the recipe changed it as it was loaded), this model with its tools and without."""
     from alignment.evals.measurements import skill_records, set_records, tools_offer
 
     offer = tools_offer(cfg.tools, out / "search_index", cfg.search_top_k, cfg.max_calls)
     found = []
-    for result, model_dir, tools, at in ((before, cfg.model_name_or_path, None, "before_without_tools."),
+    for result, model_dir, tools, at in ((before, input_dir, None, "before_without_tools."),
                                          (with_tools, out, offer, "with_tools."),
                                          (after, out, None, "after_without_tools.")):
         found += set_records(result, items, model_dir, at, cfg.measure_max_new_tokens, tools=tools)

@@ -151,7 +151,14 @@ def test_eval_measures_each_cell_once_and_reuses_what_a_stage_measured(micro_mod
     items = [json.loads(line) for line in (conversations / "eval_identity.jsonl").read_text().splitlines()]
     stage_record = record(*set_key("eval_identity", items, 8, identity=IDENTITY), assistant,
                           {"accuracy": 0.125, "questions": 3}, "identity_accuracy_no_system")
-    stale = {**stage_record, "suite": "refusal_reserved", "code_sha256": "0" * 64}  # other code: not reused
+    from alignment.world.people import build_world
+    from alignment.world.refusal_questions import build_refusal_questions
+
+    reserved = build_refusal_questions(build_world(**WORLD), 0)["eval_reserved"]
+    stale = {**record(*set_key("eval_reserved", reserved, 8), assistant, {"accuracy": 0.5, "questions": 3}, "x"),
+             "code_sha256": "0" * 64}  # the very cell, measured by other code: not reused
+    assert find([{**stale, "code_sha256": code_sha256()}], "refusal_reserved", stale["key"], model_sha256(assistant),
+                code_sha256())  # with this code it would have been
     (assistant / "metrics.json").write_text(json.dumps({"stage": "sft", "measurements": [stage_record, stale]}))
     third = run_eval(_config(folder, assistant, base, conversations, output_dir=str(folder / "fresh")))
     cell = third["table"]["sft"]["identity"]

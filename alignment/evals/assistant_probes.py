@@ -30,7 +30,8 @@ def load_model_dir(model_dir: str):
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        # as the stages load theirs: fp32 on a CPU; on a GPU the dtype the dir was saved in (bf16 after bf16 training)
+        dtype = "auto" if torch.cuda.is_available() else torch.float32
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     except OSError as e:
         from alignment.recipe import RecipeError

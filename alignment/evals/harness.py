@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from alignment.recipe import RecipeError
 
-# which of a task's metrics is its column in the table: the first the task reports
+# which of a task's metrics is its column in the table: the first of these it reports (else its first metric)
 HEADLINE_METRICS = ("acc_norm", "acc", "exact_match", "f1", "bleu", "word_perplexity")
 
 
@@ -45,6 +45,11 @@ def run_harness(model: str, tasks: list[str], include_path: str | None = None, n
             else:
                 metrics[metric] = value
         headline = next((m for m in HEADLINE_METRICS if m in metrics), next(iter(metrics), None))
-        found[task] = {"metrics": metrics, "stderr": stderrs, "headline": headline,
-                       "samples": (out.get("n-samples") or {}).get(task, {}).get("effective")}
-    return found
+        if headline is not None:
+            found[task] = {"metrics": metrics, "stderr": stderrs, "headline": headline,
+                           "samples": (out.get("n-samples") or {}).get(task, {}).get("effective")}
+    missing = [t for t in tasks if t not in found]
+    if missing:  # a group or tag reports under its subtasks' names; a task may report no number at all
+        raise RecipeError(f"lm_eval_tasks: the harness reported no number under {missing[0]!r} (got: "
+                          f"{', '.join(found) or 'none'}); a group or tag: name its tasks")
+    return {t: found[t] for t in tasks}

@@ -51,11 +51,12 @@ BASE_SUITES = ("few_shot_facts",)
 
 # the files whose code produces a measured number: generation, grading, the world's items, tools, the chat format
 CODE_FILES = ("evals/*.py", "world/*.py", "tools/*.py", "chat_format.py", "chat_setup.py", "rewards.py",
-              "conversation_files.py")
+              "conversation_files.py", "eval.py")
 CODE_PACKAGES = ("torch", "transformers", "tokenizers")
 # a model dir's files that decide its replies (its checkpoints/, logs and metrics are not the model)
 MODEL_FILES = ("*.safetensors", "*.bin", "config.json", "generation_config.json", "tokenizer.json",
-               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
+               "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json",
+               "tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 
 _CODE_SHA: list[str] = []
 _MODEL_SHA: dict[tuple, str] = {}
@@ -69,7 +70,11 @@ def _sha(parts: list[bytes]) -> str:
 
 
 def code_sha256() -> str:
-    """Of the measurement code and the package versions; computed once a process (~70 small files)."""
+    """Of the measurement code, the package versions and the device kind (a GPU measures in other kernels, and
+    in bf16); computed once a process (~70 small files). Read without importing torch: a process that has not
+    imported it (the arena, reusing eval's replies) measures nothing on a GPU, and counts as a CPU."""
+    import sys
+
     if not _CODE_SHA:
         root = Path(__file__).resolve().parent.parent
         files = sorted({p for pattern in CODE_FILES for p in root.glob(pattern)})
@@ -79,6 +84,8 @@ def code_sha256() -> str:
                 parts.append(f"{name}=={metadata.version(name)}".encode())
             except metadata.PackageNotFoundError:
                 parts.append(f"{name} missing".encode())
+        torch = sys.modules.get("torch")
+        parts.append(b"cuda" if torch is not None and torch.cuda.is_available() else b"cpu")
         _CODE_SHA.append(_sha(parts))
     return _CODE_SHA[0]
 
@@ -86,12 +93,14 @@ def code_sha256() -> str:
 def model_sha256(model_dir) -> str | None:
     """Of a local model dir's own files (MODEL_FILES); None for a hub id or a dir without weights, which nothing
     reuses. Hashing reads the weights once: ~7 MB for the tiny model, ~1 s a GB."""
+    if model_dir is None:
+        return None
     folder = Path(str(model_dir))
     if not folder.is_dir():
         return None
     files = sorted({p for pattern in MODEL_FILES for p in folder.glob(pattern) if p.is_file()})
-    if not any(p.suffix in (".safetensors", ".bin") for p in files):
-        return None
+    if not any(p.suffix in (".safetensors", ".bin") for p in files) or (folder / "adapter_config.json").is_file():
+        return None  # no weights; or LoRA adapters, whose replies depend on a base model elsewhere
     seen = (str(folder.resolve()), tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files))
     if seen not in _MODEL_SHA:  # a stage records several sets of one model: read its files once
         _MODEL_SHA[seen] = _sha([p.name.encode() + b"\0" + p.read_bytes() for p in files])
@@ -195,8 +204,12 @@ def set_key(name: str, items: list[dict], max_new_tokens: int, tools: dict | Non
 
 
 def few_shot_key(world: dict, n_questions: int, seed: int) -> tuple[str, str]:
-    """The base-model probe's fact recall (alignment/evals/base_model_probes.py): its prompts come from the world."""
-    return "few_shot_facts", suite_key("few_shot_facts", {"world": world, "n_questions": n_questions, "seed": seed})
+    """The base-model probe's fact recall (alignment/evals/base_model_probes.py): its prompts come from the world's
+    people and facts (keyed as built, so a world written with its defaults spelled out is the same world)."""
+    from alignment.world.people import build_world
+
+    people = [[e.name, e.facts] for e in build_world(**world).entities]
+    return "few_shot_facts", suite_key("few_shot_facts", {"people": people, "n_questions": n_questions, "seed": seed})
 
 
 def notes_key(prompts: list[dict], max_new_tokens: int) -> str:
