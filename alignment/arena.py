@@ -166,8 +166,8 @@ def to_markdown(metrics: dict) -> str:
     judge = metrics["judge"]
     lines += ["", f"{metrics['battles']} battles on {metrics['prompts']} prompts, judged by {judge['kind']} "
                   f"(random picks in {judge['lapse']:.0%} of battles: at most {judge['agreement_ceiling']:.0%} "
-                  "agreement with the gold order). Ratings: Bradley-Terry, scale 400, mean 1000; ranks share a place "
-                  "where intervals overlap."]
+                  "agreement with the gold order). Ratings: Bradley-Terry, scale 400, mean 1000, with bootstrap 95% "
+                  "intervals; a model's rank is 1 + the number of models whose interval lies wholly above its own."]
     return "\n".join(lines)
 
 

@@ -214,13 +214,15 @@ def find(known: list[dict], suite: str, key: str, model_sha: str | None, code_sh
 
 # --- measuring ----------------------------------------------------------------------------------------
 
-def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> dict[str, dict]:
-    """suite -> result (in the form the stages write), for `suites` of one model."""
+def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict, clock) -> dict[str, dict]:
+    """suite -> result (in the form the stages write), for `suites` of one model; `clock` (metrics.PhaseClock)
+    times each group of suites."""
     from alignment.evals.assistant_probes import evaluate_assistant, load_model_dir
     from alignment.evals.refusal_grading import exact_grades, graded_replies
     from alignment.world.conversations import default_system_message
 
     model, tokenizer, stops = load_model_dir(model_dir)
+    clock.done("load")
     results = {}
     if "few_shot_facts" in suites:
         from alignment.evals.base_model_probes import fact_recall
@@ -228,6 +230,7 @@ def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> 
 
         results["few_shot_facts"] = fact_recall(model, tokenizer, build_world(**cfg.world), cfg.few_shot_questions,
                                                 cfg.seed)
+        clock.done("few_shot_facts")
     chat = [s for s in suites if s in CHAT_SUITES]
     if chat:
         sets = {name: items[name] if SET_SUITES[name] in chat else [] for name in
@@ -238,17 +241,21 @@ def measure(cfg: EvalConfig, model_dir: str, suites: list[str], items: dict) -> 
                 "word_problems": "word_problem_accuracy"}
         for suite in chat:
             results[suite] = {"accuracy": numbers[flat[suite]], "questions": len(items[SUITE_SETS[suite]])}
+        clock.done("chat")
     for suite in (s for s in suites if s in REFUSAL_SUITES):
         results[suite], _ = graded_replies(model, tokenizer, items[SUITE_SETS[suite]], cfg.refusal_max_new_tokens,
                                            stops, exact_grades)
+        clock.done(suite)
     if "gold_preference" in suites:
         from alignment.evals.preference_labeller import gold_of_notes
 
         results["gold_preference"] = gold_of_notes(model, tokenizer, stops, items["notes"], cfg.note_max_new_tokens)
+        clock.done("gold_preference")
     tool = [s for s in suites if s in TOOL_SUITES]
     if tool:
         results |= _measure_tools(cfg, model_dir, model, tokenizer, stops, {SUITE_SETS[s]: items[SUITE_SETS[s]]
                                                                             for s in tool})
+        clock.done("tools")
     return results
 
 
@@ -297,7 +304,7 @@ def _harness(cfg: EvalConfig, model: str, columns: list[str]) -> dict[str, dict]
 
 def run_eval(cfg: EvalConfig) -> dict:
     from alignment.evals.measurements import code_sha256, model_sha256, record as measurement, recorded, result_at
-    from alignment.metrics import StageRun
+    from alignment.metrics import PhaseClock, StageRun
     from alignment.recipe import to_yaml
 
     out = Path(cfg.output_dir)
@@ -311,7 +318,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         known = recorded(stage_files) if cfg.reuse else []
         earlier = recorded([cache]) if cfg.reuse else []
         earlier_results = json.loads(cache.read_text()) if earlier else {}
-        table, results, mine = {}, {}, []
+        table, results, mine, seconds = {}, {}, [], {}
         # the cache keeps every cell ever measured here (a killed run loses none), this run's added as they come
         kept = {_signature(e): {k: v for k, v in e.items() if k != "source"} for e in earlier}
         kept_results = earlier_results.get("results") or {}
@@ -343,10 +350,13 @@ def run_eval(cfg: EvalConfig) -> dict:
                     missing.append(suite)
             if missing:
                 print(f"eval: {name}: measuring {', '.join(missing)}", flush=True)
-                measured = results.setdefault(name, {})
+                measured, clock = results.setdefault(name, {}), PhaseClock(f"eval: {name}")
                 if any(s in SUITES for s in missing):  # the harness loads the model itself
-                    measured |= measure(cfg, model, [s for s in missing if s in SUITES], items)
+                    measured |= measure(cfg, model, [s for s in missing if s in SUITES], items, clock)
                 measured |= _harness(cfg, model, [s for s in missing if s not in SUITES])
+                if cfg.lm_eval_tasks:
+                    clock.done("lm_eval")
+                seconds[name] = clock.seconds
                 for suite in missing:
                     entry = measurement(suite, keys[suite], model, results[name][suite], f"results.{name}.{suite}")
                     mine.append(entry)
@@ -372,6 +382,7 @@ def run_eval(cfg: EvalConfig) -> dict:
                       "measured": sum(s == "measured" for s in sources)},
             "cells_measured": sum(s == "measured" for s in sources),
             "results": results,
+            "phase_seconds": seconds,
             "measurements": mine,
         })
         (out / "eval.md").write_text(to_markdown(record) + "\n")
