@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 import sys
 from dataclasses import dataclass, field
@@ -91,6 +90,7 @@ def battles_of(prompts: list[dict], replies: dict[str, list[str]], labeller, see
 def leaderboard(names: list[str], battles: list[dict], gold: dict[str, list[float]], rounds: int,
                 seed: int) -> list[dict]:
     from alignment.evals.bradley_terry import bootstrap, fit, ranks
+    from alignment.evals.measurements import mean_and_stderr
 
     index = {name: i for i, name in enumerate(names)}
     outcomes = [(index[b["a"]], index[b["b"]], 1.0 if b["winner"] == b["a"] else 0.0) for b in battles]
@@ -99,13 +99,11 @@ def leaderboard(names: list[str], battles: list[dict], gold: dict[str, list[floa
     rows = []
     for name, rating, interval, rank in zip(names, ratings, intervals, ranks(intervals)):
         played = [b for b in battles if name in (b["a"], b["b"])]
-        scores = gold[name]
-        mean = sum(scores) / len(scores)
-        spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
+        mean, error = mean_and_stderr(gold[name])
         rows.append({"model": name, "rank": rank, "rating": round(rating, 1),
                      "interval_95": [round(interval[0], 1), round(interval[1], 1)],
                      "battles": len(played), "wins": sum(b["winner"] == name for b in played),
-                     "gold_mean": round(mean, 4), "gold_stderr": round(spread / math.sqrt(len(scores)), 4)})
+                     "gold_mean": mean, "gold_stderr": error})
     return sorted(rows, key=lambda r: -r["rating"])
 
 

@@ -136,6 +136,13 @@ def stderr(share: float, n: int) -> float | None:
     return round(math.sqrt(share * (1 - share) / n), 4) if n else None
 
 
+def mean_and_stderr(values: list[float]) -> tuple[float, float]:
+    """A mean score and its standard error, from the values' own spread (not a share's sqrt(p(1-p)/n))."""
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return round(mean, 4), round(spread / math.sqrt(len(values)), 4)
+
+
 def record(suite: str, key: str, model_dir, result: dict, at: str) -> dict:
     """One entry of a metrics.json's `measurements`: `result` measured on the files of `model_dir`."""
     value, n = headline(suite, result)

@@ -81,18 +81,14 @@ def gold_score(item: dict, reply: str) -> float:
 def gold_of_notes(model, tokenizer, stops: list[int], notes: list[dict], max_new_tokens: int) -> dict:
     """The gold score of the model's greedy note on each prompt: the mean, its standard error, and the notes (the
     eval stage's gold-preference suite; the arena battles with the same notes)."""
-    import math
-
     from alignment.evals.assistant_probes import generate_replies
+    from alignment.evals.measurements import mean_and_stderr
 
     texts = [r["text"] for r in generate_replies(model, tokenizer, [n["messages"] for n in notes], max_new_tokens,
                                                  stops, batch_size=128)]
-    scores = [gold_score(n, t) for n, t in zip(notes, texts)]
-    mean = sum(scores) / len(scores)
-    spread = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
+    mean, error = mean_and_stderr([gold_score(n, t) for n, t in zip(notes, texts)])
     # the replies too: the arena battles with the same notes of the same files instead of writing them again
-    return {"mean": round(mean, 4), "stderr": round(spread / math.sqrt(len(scores)), 4), "questions": len(scores),
-            "replies": texts}
+    return {"mean": mean, "stderr": error, "questions": len(texts), "replies": texts}
 
 
 @dataclass
