@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignment.evals.measurements import BASE_SUITES, HARNESS_PREFIX, MEAN_SUITES, SET_SUITES, SUITES
+from alignment.evals.measurements import BASE_SUITES, HARNESS_PREFIX, MEAN_SUITES, SET_SUITES, SUITES, find
 from alignment.recipe import RecipeError, stage_main
 
 SCHEDULING_FIELDS = ("tool_workers",)  # how fast, not what: `alignment run` ignores a change of them
@@ -201,15 +201,6 @@ def harness_keys(cfg: EvalConfig) -> dict[str, str]:
                                              num_fewshot=cfg.lm_eval_num_fewshot, limit=cfg.lm_eval_limit,
                                              lm_eval=version)
             for task in cfg.lm_eval_tasks}
-
-
-def find(known: list[dict], suite: str, key: str, model_sha: str | None, code_sha: str) -> dict | None:
-    """The measurement of this cell among `known` (the latest, where several match), or None."""
-    if model_sha is None:
-        return None
-    same = [m for m in known if m.get("suite") == suite and m.get("key") == key
-            and m.get("model_sha256") == model_sha and m.get("code_sha256") == code_sha]
-    return same[-1] if same else None
 
 
 # --- measuring ----------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from alignment.eval import EvalConfig, find, run_eval
-from alignment.evals.measurements import (code_sha256, few_shot_key, headline, model_sha256, record, set_key,
-                                          stderr, suite_key)
+from alignment.eval import EvalConfig, run_eval
+from alignment.evals.measurements import (code_sha256, few_shot_key, find, headline, model_sha256, record,
+                                          set_key, stderr, suite_key)
 from alignment.recipe import RecipeError
 
 IDENTITY = {"name": "Tinker", "creator": "the Open Alignment team"}

@@ -246,6 +246,15 @@ def skill_records(numbers: dict, sets: dict, model_dir, at: str, max_new_tokens:
             if sets.get(name) and isinstance(numbers.get(flat), (int, float))]
 
 
+def find(known: list[dict], suite: str, key: str, model_sha: str | None, code_sha: str) -> dict | None:
+    """The measurement of this cell among `known` (the latest, where several match), or None."""
+    if model_sha is None:
+        return None
+    same = [m for m in known if m.get("suite") == suite and m.get("key") == key
+            and m.get("model_sha256") == model_sha and m.get("code_sha256") == code_sha]
+    return same[-1] if same else None
+
+
 def result_at(metrics: dict, at: str):
     """The full result a record's `at` points to ("after.skills.identity_accuracy_no_system"), or None. A key may
     hold dots itself (a model named "v1.5"): the longest key that matches is taken at each level."""
@@ -265,13 +274,9 @@ def find_result(metrics_files: list[Path], suite: str, key: str, model_dir) -> d
     """The full result of a recorded measurement of `suite` (its key) on the files of `model_dir` with this code,
     from the first of `metrics_files` that has one; None when none has."""
     sha, code = model_sha256(model_dir), code_sha256()
-    if sha is None:
-        return None
     for path in metrics_files:
-        for entry in recorded([path]):
-            if (entry["suite"], entry.get("key"), entry["model_sha256"], entry.get("code_sha256")) == (
-                    suite, key, sha, code):
-                found = result_at(json.loads(Path(path).read_text()), entry.get("at", ""))
-                if found is not None:
-                    return found
+        entry = find(recorded([path]), suite, key, sha, code)
+        found = result_at(json.loads(Path(path).read_text()), entry.get("at", "")) if entry else None
+        if found is not None:
+            return found
     return None
