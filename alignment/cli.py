@@ -20,6 +20,7 @@ STAGES = {
     "refusals": ("alignment.refusals", "the assistant learns what it does not know: probe, refusals, SFT (TRL)"),
     "tool_use": ("alignment.tool_use", "the assistant learns to search and to run Python: real tool results, SFT (TRL)"),
     "grpo": ("alignment.grpo", "RL on problems with verifiable answers: sampled solutions, rewards, GRPO (TRL)"),
+    "reward": ("alignment.reward", "a reward model learns people's rankings of the policy's rollouts (TRL RewardTrainer)"),
     "eval": ("alignment.eval", "every model of a pipeline on every held-out suite, one table (measured once, reused)"),
     "arena": ("alignment.arena", "the assistants in pairwise battles judged by the tiny world's people: Bradley-Terry ratings"),
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),

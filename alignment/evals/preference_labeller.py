@@ -37,11 +37,33 @@ ROLE_MARKUP = re.compile(r"<\|[a-z_]+\|>|(^|\n)\s*(user|assistant|system)\s*:", 
 NOTE_PROMPTS = ("Write a short note about {name}.", "Tell me about {name} in a few sentences.")
 
 
+# RLHF's prompts (the reward and ppo stages) use phrasings of their own, so that the measured notes above (the eval
+# suite's, the arena's) are asked in words no trainer saw: the trainers' prompts, and a disjoint audit set
+TRAINING_NOTE_PROMPTS = ("Write a few sentences about {name}.", "What can you tell me about {name}?",
+                         "Please write a short note on {name}.", "Describe {name} briefly.",
+                         "I would like a short note about {name}.")
+AUDIT_NOTE_PROMPTS = ("Say something about {name} in a few sentences.", "Write a brief note about {name}.")
+
+
+def _note(person, template: str) -> dict:
+    return {"messages": [{"role": "user", "content": template.format(name=person.name)}], "name": person.name,
+            "facts": dict(person.facts)}
+
+
 def note_prompts(world, seed: int = 0) -> list[dict]:
     """Every covered person, one note prompt each (a seeded phrasing): {messages, name, facts}."""
     rng = random.Random(f"notes/{seed}")
-    return [{"messages": [{"role": "user", "content": rng.choice(NOTE_PROMPTS).format(name=person.name)}],
-             "name": person.name, "facts": dict(person.facts)} for person in world.entities]
+    return [_note(person, rng.choice(NOTE_PROMPTS)) for person in world.entities]
+
+
+def rlhf_note_prompts(world, seed: int = 0) -> dict[str, list[dict]]:
+    """{"train": every covered person in every TRAINING_NOTE_PROMPTS phrasing (300 for the tiny world's 60),
+    shuffled; "audit": each person once in an AUDIT_NOTE_PROMPTS phrasing}. Held out from both, for measurement:
+    note_prompts (the eval suite's notes)."""
+    rng = random.Random(f"notes/{seed}/rlhf")
+    train = [_note(person, template) for person in world.entities for template in TRAINING_NOTE_PROMPTS]
+    rng.shuffle(train)
+    return {"train": train, "audit": [_note(person, rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
 
 
 def _words(text: str) -> list[str]:
