@@ -1,5 +1,5 @@
 """Reading back what earlier stages wrote: JSONL conversation files, a seeded replay draw from them, and the sft
-stage's held-out skill sets. The stages after SFT (refusals, tool_use) replay earlier data so that the skills it
+stage's held-out skill sets; and the rows of a record set a recipe names (a QA set, a preference set). The stages after SFT (refusals, tool_use) replay earlier data so that the skills it
 taught stay, and measure those skills on the same held-out files.
 
 A missing file or a line that is not a JSON object is a one-line error naming the file and the line.
@@ -40,6 +40,27 @@ def read_jsonl(path: str, what: str) -> list[dict]:
         if not isinstance(row.get("messages"), list):
             raise RecipeError(f"{path}: line {number}: expected an object with a messages list")
     return [row for _, row in rows]
+
+
+def dataset_rows(source: str, split: str, field: str) -> list[dict]:
+    """The rows of a local .jsonl / .json / .csv / .parquet file or of a hub dataset's split (a QA set, a preference
+    set); a missing file or a set the hub cannot give is a one-line error naming the recipe `field`."""
+    path = Path(source)
+    if path.exists() or path.suffix in (".jsonl", ".json", ".csv", ".parquet"):
+        if not path.is_file():
+            raise RecipeError(f"{field}: no file {source!r}")
+        if path.suffix == ".jsonl":
+            return [row for _, row in jsonl_objects(path, f"{field}: no file {source!r}")]
+        from datasets import load_dataset
+
+        kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
+        return list(load_dataset(kind, data_files=str(path), split="train"))
+    from datasets import load_dataset
+
+    try:
+        return list(load_dataset(source, split=split))
+    except Exception as e:  # the hub's errors are many: one line, naming the set
+        raise RecipeError(f"{field}: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
 
 
 def replay_rows(path: str | None, counts: dict | None, seed_key: str, field: str = "replay_conversations",

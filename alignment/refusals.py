@@ -123,7 +123,9 @@ def world_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
 
 def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
     """A QA set's rows as probe and measured items; a bad record is a one-line error that names it."""
-    rows = _load_rows(cfg.qa_dataset, cfg.qa_split)
+    from alignment.conversation_files import dataset_rows
+
+    rows = dataset_rows(cfg.qa_dataset, cfg.qa_split, "qa_dataset")
     columns = {"question": "question", "answer": "answer", "aliases": None, **cfg.qa_columns}
     items = []
     for index, row in enumerate(rows):
@@ -152,27 +154,6 @@ def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
     if len(items) - n_eval < 1:
         raise RecipeError(f"qa_dataset: {len(items)} question(s): too few to probe some and measure others")
     return {"probe": items[n_eval:], "eval_qa": items[:n_eval]}
-
-
-def _load_rows(source: str, split: str) -> list[dict]:
-    path = Path(source)
-    if path.exists() or Path(source).suffix in (".jsonl", ".json", ".csv", ".parquet"):
-        if not path.is_file():
-            raise RecipeError(f"qa_dataset: no file {source!r}")
-        if path.suffix == ".jsonl":
-            from alignment.conversation_files import jsonl_objects
-
-            return [row for _, row in jsonl_objects(path, f"qa_dataset: no file {source!r}")]
-        from datasets import load_dataset
-
-        kind = {".json": "json", ".csv": "csv", ".parquet": "parquet"}[path.suffix]
-        return list(load_dataset(kind, data_files=str(path), split="train"))
-    from datasets import load_dataset
-
-    try:
-        return list(load_dataset(source, split=split))
-    except Exception as e:  # the hub's errors are many: one line, naming the set
-        raise RecipeError(f"qa_dataset: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
 
 
 # --- grading -------------------------------------------------------------------------------------------

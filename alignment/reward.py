@@ -8,7 +8,7 @@ reward model learns to simulate their preferences, and RL runs against the simul
 
 1. Rollouts (the tiny world): `rollouts_per_prompt` replies of the policy (the input model) to each of
    `train_prompts` note prompts ("Write a few sentences about Velmora Quist."), sampled at `rollout_temperature`,
-   and as many to the held-out notes (the eval suite's prompts, in phrasings no trainer sees).
+   and as many to the held-out notes (every person in the eval suite's phrasings, which no trainer sees).
 2. Rankings: the tiny world's people (alignment/evals/preference_labeller.py, hidden from the trainer: it sees only
    their orders) rank each prompt's replies with human-like noise. A ranking of k replies becomes its C(k, 2)
    chosen / rejected pairs, with a margin from the rank gap where the recipe asks for one. Or, instead of 1-2, any
@@ -56,6 +56,9 @@ class RewardStageConfig(AssistantTrainingFields):
         "help": "Note prompts whose rollouts are ranked for training (None: every one, 5 phrasings per person)."})
     rollouts_per_prompt: int = field(default=4, metadata={"help": "Replies ranked per prompt (k: C(k, 2) pairs)."})
     rollout_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled rollouts."})
+    rollout_draws: int = field(default=1, metadata={
+        "help": "Sample this many times rollouts_per_prompt replies and rank rollouts_per_prompt of them, different "
+                "ones first (a small model repeats itself: 534 of 1,800 tiny pairs were two identical replies)."})
     rollout_max_new_tokens: int = field(default=64, metadata={"help": "Reply budget of a rollout."})
     labeller: dict = field(default_factory=lambda: {"lapse": 0.2, "tie_margin": 0.02, "seed": 0}, metadata={
         "help": "The tiny world's people (preference_labeller.Labeller): lapse (share of random picks), tie_margin, "
@@ -101,12 +104,21 @@ def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict], cfg
 
     from alignment.evals.assistant_probes import generate_replies
 
-    k = cfg.rollouts_per_prompt
+    k, drawn = cfg.rollouts_per_prompt, cfg.rollouts_per_prompt * cfg.rollout_draws
     torch.manual_seed(cfg.seed)
-    texts = [r["text"] for r in generate_replies(model, tokenizer, [p["messages"] for p in prompts for _ in range(k)],
+    texts = [r["text"] for r in generate_replies(model, tokenizer,
+                                                 [p["messages"] for p in prompts for _ in range(drawn)],
                                                  cfg.rollout_max_new_tokens, stops, batch_size=256,
                                                  temperature=cfg.rollout_temperature)]
-    return [texts[i * k:(i + 1) * k] for i in range(len(prompts))]
+    return [distinct_first(texts[i * drawn:(i + 1) * drawn], k) for i in range(len(prompts))]
+
+
+def distinct_first(replies: list[str], k: int) -> list[str]:
+    """`k` of the replies, different ones first (in drawn order), repeats only where fewer than k differ: a pair of
+    two identical replies teaches a reward model nothing."""
+    distinct = list(dict.fromkeys(replies))
+    repeats = [r for i, r in enumerate(replies) if r in replies[:i]]
+    return (distinct + repeats)[:k]
 
 
 def ranked_rollouts(prompts: list[dict], replies: list[list[str]], labeller) -> list[dict]:
@@ -145,31 +157,24 @@ def _is_text_or_messages(value) -> bool:
 def load_preference_pairs(cfg: RewardStageConfig) -> tuple[list[dict], list[dict]]:
     """(train, held-out) rows of the preference set: chosen / rejected (and prompt, where the set has one). A row
     whose sides are not text or a list of messages is a one-line error that names it."""
-    import datasets
+    from alignment.conversation_files import dataset_rows
 
     source = cfg.preference_dataset
-    path = Path(source)
-    try:
-        if path.is_file():
-            kind = {".parquet": "parquet", ".csv": "csv"}.get(path.suffix, "json")
-            rows = datasets.load_dataset(kind, data_files=str(path), split="train")
-        else:
-            rows = datasets.load_dataset(source, split=cfg.preference_split)
-    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
-        raise RecipeError(f"preference_dataset: could not load {source!r}: {str(e).strip().splitlines()[0]}") from None
+    rows = dataset_rows(source, cfg.preference_split, "preference_dataset")
+    columns = list(rows[0]) if rows else []
     for column in ("chosen", "rejected"):
-        if column not in rows.column_names:
-            raise RecipeError(f"{source}: no column {column!r} (columns: {', '.join(rows.column_names)}); a preference "
-                              "set has chosen and rejected")
-    keep = [c for c in ("prompt", "chosen", "rejected") if c in rows.column_names]
+        if column not in columns:
+            raise RecipeError(f"{source}: no column {column!r} (columns: {', '.join(columns)}); a preference set "
+                              "has chosen and rejected")
+    keep = [c for c in ("prompt", "chosen", "rejected") if c in columns]
     out = []
     for number, row in enumerate(rows):
         if cfg.max_pairs is not None and len(out) >= cfg.max_pairs:
             break
         for column in keep:
-            if not _is_text_or_messages(row[column]):
+            if not _is_text_or_messages(row.get(column)):
                 raise RecipeError(f"{source}: record {number}: {column!r} is neither text nor a list of "
-                                  f"{{role, content}} messages: {str(row[column])[:60]!r}")
+                                  f"{{role, content}} messages: {str(row.get(column))[:60]!r}")
         out.append({c: row[c] for c in keep})
     random.Random(f"reward/{cfg.seed}/split").shuffle(out)
     n_eval = max(1, round(cfg.preference_eval_share * len(out)))
@@ -423,14 +428,14 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict], object]:
     """(train rankings, held-out rankings, the labeller): the policy's rollouts to the note prompts, ranked."""
-    from alignment.evals.preference_labeller import Labeller, note_prompts, rlhf_note_prompts
+    from alignment.evals.preference_labeller import Labeller, rlhf_note_prompts
     from alignment.sft_training import prepare_model
     from alignment.training import resolve_precision
     from alignment.world.people import build_world
 
     world = build_world(**cfg.world)
-    prompts = rlhf_note_prompts(world, cfg.seed)["train"][:cfg.train_prompts]
-    heldout_prompts = note_prompts(world, cfg.seed)
+    sets = rlhf_note_prompts(world, cfg.seed)
+    prompts, heldout_prompts = sets["train"][:cfg.train_prompts], sets["heldout"]
     policy, tokenizer, _, stops = prepare_model(cfg, resolve_precision(cfg.precision))
     print(f"reward: {cfg.rollouts_per_prompt} rollouts of {cfg.model_name_or_path} to each of {len(prompts)} training "
           f"and {len(heldout_prompts)} held-out note prompts", flush=True)

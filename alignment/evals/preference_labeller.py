@@ -58,12 +58,14 @@ def note_prompts(world, seed: int = 0) -> list[dict]:
 
 def rlhf_note_prompts(world, seed: int = 0) -> dict[str, list[dict]]:
     """{"train": every covered person in every TRAINING_NOTE_PROMPTS phrasing (300 for the tiny world's 60),
-    shuffled; "audit": each person once in an AUDIT_NOTE_PROMPTS phrasing}. Held out from both, for measurement:
-    note_prompts (the eval suite's notes)."""
+    shuffled; "heldout": every person in every NOTE_PROMPTS phrasing (the eval suite's words; 120), for measurement;
+    "audit": each person once in an AUDIT_NOTE_PROMPTS phrasing}."""
     rng = random.Random(f"notes/{seed}/rlhf")
     train = [_note(person, template) for person in world.entities for template in TRAINING_NOTE_PROMPTS]
     rng.shuffle(train)
-    return {"train": train, "audit": [_note(person, rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
+    return {"train": train,
+            "heldout": [_note(person, template) for person in world.entities for template in NOTE_PROMPTS],
+            "audit": [_note(person, rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
 
 
 def _words(text: str) -> list[str]:

@@ -1,0 +1,171 @@
+"""`alignment reward`: rankings into pairs, the sampler that keeps a prompt's pairs together, the measurement against
+the noiseless order, recipe and data errors, and the stage through the real CLI on a micro model (TRL's
+RewardTrainer for a few steps: the tiny world's rankings, a killed run resuming, and the real-model recipe on a
+local preference file)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alignment.recipe import RecipeError
+from alignment.reward import (RewardStageConfig, check_whole_prompts, distinct_first, measure_rankings,
+                              prompt_group_sampler, ranking_pairs)
+from tests.conftest import kill_at_checkpoint, run_cli
+from tests.test_sft import micro_base  # noqa: F401  (a fixture: a chat-ready micro Llama with our tokenizer)
+
+WORLD = {"seed": 0, "n_entities": 60, "n_reserved": 100}
+
+
+def test_a_ranking_becomes_its_pairs_best_first():
+    record = {"messages": [{"role": "user", "content": "Write a note."}], "replies": ["a", "b", "c"],
+              "ranking": [2, 0, 1]}
+    pairs = ranking_pairs(record, 7, margin_per_rank=0.5)
+    assert [(p["chosen"][0]["content"], p["rejected"][0]["content"], p["margin"]) for p in pairs] == [
+        ("c", "a", 0.5), ("c", "b", 1.0), ("a", "b", 0.5)]
+    assert all(p["prompt"] == record["messages"] and p["prompt_index"] == 7 for p in pairs)
+    assert "margin" not in ranking_pairs(record, 0, None)[0]
+
+
+def test_different_replies_are_ranked_before_repeats():
+    assert distinct_first(["x", "x", "y", "x", "z", "y"], 3) == ["x", "y", "z"]
+    assert distinct_first(["x", "x", "x", "y"], 3) == ["x", "y", "x"]  # fewer than 3 differ: a repeat fills in
+
+
+def test_a_prompts_pairs_share_a_batch_in_an_order_that_changes_each_epoch():
+    groups = [list(range(i * 6, i * 6 + 6)) for i in range(10)]
+    sampler = prompt_group_sampler(groups, seed=0)
+    first = list(sampler)
+    assert sorted(first) == list(range(60)) and len(sampler) == 60
+    batches = [first[i:i + 12] for i in range(0, 60, 12)]  # a batch of 12 holds two whole prompts
+    assert all(sorted({index // 6 for index in batch}) == sorted({b // 6 for b in batch}) and
+               len({index // 6 for index in batch}) == 2 for batch in batches)
+    assert list(sampler) == first  # the same epoch, the same order (a resumed run skips the same batches)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+
+
+def test_pairs_that_cannot_share_a_batch_are_a_recipe_error():
+    cfg = RewardStageConfig(world=WORLD)
+    pairs = [{"prompt_index": i // 6} for i in range(12)]
+    check_whole_prompts(pairs, cfg, 12)
+    with pytest.raises(RecipeError, match=r"per_device_train_batch_size: 8 is not a multiple of the pairs per "
+                                          r"prompt \(6, C\(4, 2\)\)"):
+        check_whole_prompts(pairs, cfg, 8)
+    with pytest.raises(RecipeError, match="max_length: 1 prompts lost pairs"):
+        check_whole_prompts(pairs[:-1], cfg, 6)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({}, "world / preference_dataset: set exactly one"),
+    ({"world": WORLD, "preference_dataset": "x.jsonl"}, "world / preference_dataset: set exactly one"),
+    ({"world": WORLD, "rollouts_per_prompt": 1}, "rollouts_per_prompt: a ranking needs at least 2 replies"),
+    ({"world": WORLD, "labeller": {"lapse": 0.1, "noise": 2}}, "labeller: unknown field noise"),
+    ({"preference_dataset": "x.jsonl", "preference_eval_share": 1.0}, "preference_eval_share: expected a share"),
+])
+def test_recipe_mistakes_are_one_line_errors(fields, message):
+    with pytest.raises(RecipeError, match=message):
+        RewardStageConfig(**fields)
+
+
+def test_the_measurement_counts_only_pairs_the_people_can_tell_apart():
+    records = [{"replies": ["one two three", "one", "one two"], "ranking": [0, 2, 1]},
+               {"replies": ["a b", "a", "a b c d"], "ranking": [1, 0, 2]}]
+    golds = [[0.9, 0.5, 0.505], [0.2, 0.8, 0.4]]  # 0.5 vs 0.505 is within the tie margin: not counted
+    exact = measure_rankings(records, golds, golds, tie_margin=0.02, ceiling=0.9)
+    assert exact["pairwise_accuracy"] == {"share": 1.0, "stderr": 0.0, "pairs": 5}
+    assert exact["spearman_reward_gold"] == 1.0 and exact["pearson_reward_gold"] == 1.0
+    assert exact["gold_best_of_k_by_reward"] == exact["gold_best_of_k_by_gold"] == pytest.approx((0.9 + 0.8) / 2)
+    reversed_rewards = [[-g for g in gs] for gs in golds]
+    assert measure_rankings(records, reversed_rewards, golds, 0.02, 0.9)["pairwise_accuracy"]["share"] == 0.0
+    # the longer reply agrees with gold in 3 of the 5; the people's noisy rankings in 4 of the 5
+    assert exact["length_ranker_accuracy"]["share"] == pytest.approx(3 / 5)
+    assert exact["people_agreement"]["share"] == pytest.approx(4 / 5)
+
+
+# --- the stage through the CLI, on a micro model ------------------------------------------------------
+
+MICRO = ["--world", "{seed: 0, n_entities: 6, n_reserved: 4}", "--train_prompts", "8", "--rollout_max_new_tokens",
+         "8", "--max_length", "128", "--precision", "fp32", "--logging_steps", "2", "--report_to", "[]"]
+
+
+@pytest.mark.slow
+def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micro_base, tmp_path):
+    out = tmp_path / "reward"
+    proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
+                   "--output_dir", out, *MICRO)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_prompts"] == 8 and metrics["train_pairs"] == 8 * 6
+    assert metrics["eval_pairs"] == 12 * 6  # the 6 people in the eval suite's 2 phrasings, 4 rollouts each
+    assert metrics["global_step"] == 2 * 8  # 2 epochs of one prompt (6 pairs) a step
+    for key in ("pairwise_accuracy", "length_ranker_accuracy", "people_agreement"):
+        assert 0.0 <= metrics[key]["share"] <= 1.0 and metrics[key]["pairs"] > 0
+    assert metrics["noise_ceiling"] == 0.9
+    assert (out / "reward_vs_gold.png").stat().st_size > 0 and (out / "loss_curve.png").is_file()
+    rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
+    assert len(rankings) == 8 and all(sorted(r["ranking"]) == [0, 1, 2, 3] for r in rankings)
+    assert all("facts" not in r for r in rankings)  # the trainer's rows carry no gold
+    assert "pairs against the noiseless order" in proc.stdout
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from alignment.reward import reward_scores
+
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    assert model.config.num_labels == 1
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    scored = [json.loads(line) for line in (out / "data" / "heldout_scored.jsonl").read_text().splitlines()]
+    conversations = [[{"role": "user", "content": scored[0]["prompt"]}, {"role": "assistant", "content": reply}]
+                     for reply in scored[0]["replies"]]
+    torch.testing.assert_close(torch.tensor(reward_scores(model, tokenizer, conversations)),
+                               torch.tensor(scored[0]["reward"]), atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+def test_a_killed_reward_run_resumes_from_its_checkpoint(micro_base, tmp_path):
+    out = tmp_path / "reward"
+    args = ["reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base, "--output_dir", out,
+            *MICRO, "--num_train_epochs", "20", "--save_steps", "20"]
+    kill_at_checkpoint(args, out, 20)
+    proc = run_cli(*args)  # the same rollouts again (seeded), so the same pairs: the checkpoint is still good
+    assert "reward: resuming from" in proc.stdout and "checkpoint-20" in proc.stdout
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 20 * 8
+
+
+def _pairs_file(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.slow
+def test_the_real_model_recipe_on_a_local_preference_file(micro_base, tmp_path):
+    rows = [{"chosen": [{"role": "user", "content": f"Name a town {i}."},
+                        {"role": "assistant", "content": f"Rookmere is a town number {i}."}],
+             "rejected": [{"role": "user", "content": f"Name a town {i}."},
+                          {"role": "assistant", "content": "the the the"}]} for i in range(30)]
+    out = tmp_path / "smol"
+    run_cli("reward", "--config", "recipes/smollm2-135m/reward.yaml", "--model_name_or_path", micro_base,
+            "--preference_dataset", _pairs_file(tmp_path / "prefs.jsonl", rows), "--preference_eval_share", "0.2",
+            "--output_dir", out, "--max_steps", "3", "--gradient_accumulation_steps", "1",
+            "--per_device_train_batch_size", "4", "--gradient_checkpointing", "false", "--precision", "fp32",
+            "--max_length", "128", "--report_to", "[]")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["train_pairs"] == 24 and metrics["eval_pairs"] == 6 and metrics["global_step"] == 3
+    assert 0.0 <= metrics["eval_accuracy_on_labels"] <= 1.0
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"chosen": "A good reply."}], "no column 'rejected' (columns: chosen); a preference set has chosen and "
+                                    "rejected"),
+    ([{"chosen": "Good.", "rejected": "Bad."}, {"chosen": "Good.", "rejected": ""}],
+     "record 1: 'rejected' is neither text nor a list of {role, content} messages"),
+    ([{"chosen": [{"role": "assistant"}], "rejected": "Bad."}],
+     "record 0: 'chosen' is neither text nor a list of {role, content} messages"),
+])
+def test_bad_preference_records_are_one_line_errors(tmp_path, rows, message):
+    proc = run_cli("reward", "--config", "recipes/smollm2-135m/reward.yaml", "--preference_dataset",
+                   _pairs_file(tmp_path / "prefs.jsonl", rows * 3), "--output_dir", tmp_path / "out", check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
