@@ -127,6 +127,24 @@ def ranked_rollouts(prompts: list[dict], replies: list[list[str]], labeller) -> 
             for p, r in zip(prompts, replies)]
 
 
+def scored_ids(tokenizer, conversation: list[dict], turn_ends: set[int]) -> list[int]:
+    """The token ids the reward model reads: the conversation through the end of its last turn (what the template
+    writes after it dropped), as PPO hands it a prompt and a reply that stops at the end of the turn."""
+    ids = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True)["input_ids"]
+    last = max((i for i, t in enumerate(ids) if t in turn_ends), default=len(ids) - 1)
+    return ids[:last + 1]
+
+
+def tokenized_pairs(pairs: list[dict], tokenizer) -> list[dict]:
+    """ranking_pairs' rows as RewardTrainer's pre-tokenized chosen_ids / rejected_ids (scored_ids of each side)."""
+    from alignment.chat_setup import end_of_turn_ids
+
+    turn_ends = end_of_turn_ids(tokenizer)
+    return [{"chosen_ids": scored_ids(tokenizer, p["prompt"] + p["chosen"], turn_ends),
+             "rejected_ids": scored_ids(tokenizer, p["prompt"] + p["rejected"], turn_ends),
+             **{k: p[k] for k in ("margin", "prompt_index") if k in p}} for p in pairs]
+
+
 def ranking_pairs(record: dict, index: int, margin_per_rank: float | None) -> list[dict]:
     """A ranking's C(k, 2) chosen / rejected pairs (conversations, as RewardTrainer takes them), each with its
     prompt's index (the sampler keeps a prompt's pairs together) and, where asked, a margin from the rank gap."""
@@ -309,8 +327,16 @@ def reward_arguments(cfg: RewardStageConfig, out: Path, precision: str, has_eval
 # --- measuring ---------------------------------------------------------------------------------------
 
 def reward_scores(model, tokenizer, conversations: list[list[dict]], batch_size: int = 64) -> list[float]:
-    """The reward model's score of each whole conversation, rendered as RewardTrainer renders a conversational pair
-    (the chat template over prompt + reply)."""
+    """The reward model's score of each whole conversation, read from the ids it was trained on (scored_ids)."""
+    from alignment.chat_setup import end_of_turn_ids
+
+    turn_ends = end_of_turn_ids(tokenizer)
+    return scores_of_ids(model, tokenizer.pad_token_id, [scored_ids(tokenizer, c, turn_ends) for c in conversations],
+                         batch_size)
+
+
+def scores_of_ids(model, pad_token_id: int, sequences: list[list[int]], batch_size: int = 64) -> list[float]:
+    """The score head's output at each sequence's last token (right padding)."""
     import torch
 
     was_training = model.training
@@ -318,11 +344,10 @@ def reward_scores(model, tokenizer, conversations: list[list[dict]], batch_size:
     device = next(model.parameters()).device
     scores = []
     with torch.no_grad():
-        for start in range(0, len(conversations), batch_size):
-            ids = [tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"]
-                   for c in conversations[start:start + batch_size]]
+        for start in range(0, len(sequences), batch_size):
+            ids = sequences[start:start + batch_size]
             width = max(len(i) for i in ids)
-            input_ids = torch.tensor([i + [tokenizer.pad_token_id] * (width - len(i)) for i in ids], device=device)
+            input_ids = torch.tensor([i + [pad_token_id] * (width - len(i)) for i in ids], device=device)
             mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids], device=device)
             scores += model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float().tolist()
     model.train(was_training)
@@ -491,8 +516,12 @@ def run_reward(cfg: RewardStageConfig) -> dict:
         print(f"reward: {len(pairs)} pairs for training, {len(eval_pairs)} held out; {n_params / 1e6:.2f} M "
               f"parameters; {precision}", flush=True)
         speed = TokensPerSecond(None, n_params, cfg.max_length, model.config)
-        trainer = reward_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(pairs),
-                                         eval_dataset=Dataset.from_list(eval_pairs) if eval_pairs else None,
+        if cfg.world:  # the ids PPO will hand it (scored_ids), not the template's whole rendering
+            train_rows, eval_rows = tokenized_pairs(pairs, tokenizer), tokenized_pairs(eval_pairs, tokenizer)
+        else:
+            train_rows, eval_rows = pairs, eval_pairs
+        trainer = reward_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
+                                         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
                                          processing_class=tokenizer, peft_config=reward_lora_config(cfg),
                                          callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
         if cfg.world and len(trainer.train_dataset) != len(pairs):
