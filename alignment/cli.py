@@ -21,6 +21,7 @@ STAGES = {
     "tool_use": ("alignment.tool_use", "the assistant learns to search and to run Python: real tool results, SFT (TRL)"),
     "grpo": ("alignment.grpo", "RL on problems with verifiable answers: sampled solutions, rewards, GRPO (TRL)"),
     "reward": ("alignment.reward", "a reward model learns people's rankings of the policy's rollouts (TRL RewardTrainer)"),
+    "ppo": ("alignment.ppo", "RL against the reward model, guarded by a KL penalty and the people's audits (TRL PPO)"),
     "eval": ("alignment.eval", "every model of a pipeline on every held-out suite, one table (measured once, reused)"),
     "arena": ("alignment.arena", "the assistants in pairwise battles judged by the tiny world's people: Bradley-Terry ratings"),
     "tool": ("alignment.tools.cli", "call a tool by hand (python in the sandbox): what the model would read back"),
