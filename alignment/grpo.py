@@ -243,32 +243,6 @@ def _by_kind(problems: list[dict], right: list[float]) -> dict:
     return {kind: round(sum(hits) / len(hits), 4) for kind, hits in sorted(kinds.items())}
 
 
-def measure_kept_skills(model, tokenizer, stops: list[int], cfg: GRPOStageConfig) -> dict:
-    """What the earlier stages trained and must stay: identity (the sft stage's set) and the refusal stage's set (a)."""
-    result = {}
-    if cfg.skills_dir:
-        from alignment.conversation_files import skill_sets
-        from alignment.evals.assistant_probes import measure_skills
-
-        skills = skill_sets(cfg.skills_dir)
-        measured = measure_skills(model, tokenizer, {"eval_identity": skills["eval_identity"],
-                                                     "eval_word_problems": []},
-                                  cfg.identity, cfg.system_message, stops, cfg.eval_max_new_tokens)
-        result["identity_accuracy_no_system"] = measured["identity_accuracy_no_system"]
-        result["identity_accuracy_default_system"] = measured["identity_accuracy_default_system"]
-    if cfg.world:
-        from alignment.evals.assistant_probes import generate_replies
-        from alignment.evals.refusal_grading import exact_grades, simpleqa_table
-        from alignment.world.people import build_world
-        from alignment.world.refusal_questions import build_refusal_questions
-
-        items = build_refusal_questions(build_world(**cfg.world), cfg.seed)["eval_reserved"]
-        texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
-                                                     cfg.eval_max_new_tokens, stops, batch_size=256)]
-        result["reserved"] = simpleqa_table(exact_grades(items, texts))
-    return result
-
-
 # --- plots -----------------------------------------------------------------------------------------
 
 def plot_training(history: list[dict], path: Path) -> None:
@@ -337,6 +311,7 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops
     from trl.chat_template_utils import is_chat_template_prefix_preserving
 
     from alignment.rewards import resolve_rewards
+    from alignment.rl_policy import turn_end_token
     from alignment.sft_training import lora_config
     from alignment.training import TokensPerSecond, trainer_optimizers
 
@@ -366,18 +341,6 @@ def build_grpo_trainer(cfg: GRPOStageConfig, args, model, tokenizer, chat, stops
     return trainer, speed, document_eos
 
 
-def turn_end_token(tokenizer, stops: list[int]) -> str:
-    """The token TRL must stop a completion at (it stops at the tokenizer's EOS): the end of the assistant's turn.
-    Ours is <|im_end|> while the EOS is the document's <|endoftext|>; an instruct model's EOS (Qwen2.5-Instruct's
-    <|im_end|>) already is it."""
-    from alignment.chat_setup import end_of_turn_ids
-
-    turn_ends = sorted(end_of_turn_ids(tokenizer)) or stops
-    if tokenizer.eos_token_id in turn_ends:
-        return tokenizer.eos_token
-    return tokenizer.convert_ids_to_tokens(turn_ends[0])
-
-
 def rollout_tool(name: str, offered: list[str]):
     """The registry's tool `name` as TRL calls it (`tool(**arguments)`), with the checks of our calling loop: a call
     with missing or wrong arguments gets the registry's one-line "Error: ..." as its result (which `tool_success`
@@ -393,16 +356,9 @@ def rollout_tool(name: str, offered: list[str]):
     return tool
 
 
-def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
-    """The document EOS, right padding and inference template that build_grpo_trainer swapped out, back for saving
-    and measuring."""
-    tokenizer.eos_token = document_eos
-    tokenizer.padding_side = "right"
-    tokenizer.chat_template = chat.inference_template
-
-
 def run_grpo(cfg: GRPOStageConfig) -> dict:
     from alignment.metrics import PhaseClock, StageRun
+    from alignment.rl_policy import copy_tool_offer, measure_kept_skills, restore_tokenizer
     from alignment.sft_training import prepare_model, save_assistant, start_over_if_changed
     from alignment.training import last_checkpoint, measured_model, resolve_precision
     from alignment.recipe import to_yaml
@@ -446,7 +402,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
 
         restore_tokenizer(tokenizer, chat, document_eos)
         model = save_assistant(cfg, measured_model(trainer), tokenizer, chat, stops, out)
-        _copy_tool_offer(Path(cfg.model_name_or_path), out)
+        copy_tool_offer(Path(cfg.model_name_or_path), out)
         history = trainer.state.log_history
         plot_training(history, out / "training_curves.png")
 
@@ -517,18 +473,6 @@ def vllm_settings(cfg: GRPOStageConfig) -> dict:
         print(f"grpo: generating with transformers, not vLLM: {missing}", flush=True)
         return {}
     return {"use_vllm": True, "vllm_mode": "colocate"}
-
-
-def _copy_tool_offer(source: Path, out: Path) -> None:
-    """A tool-trained input model stays one: its tools.json (and the search index it names) come along."""
-    from alignment.tools import TOOLS_FILE, offered_tools
-
-    offer = offered_tools(source)  # checked, with its index found relative to the source dir
-    if offer is None:
-        return
-    if offer.get("search_index"):
-        offer["search_index"] = str(Path(offer["search_index"]).resolve())
-    (out / TOOLS_FILE).write_text(json.dumps(offer, indent=2) + "\n")
 
 
 def _headlines(before: dict, after: dict, cfg: GRPOStageConfig) -> dict:

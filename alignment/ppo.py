@@ -12,10 +12,11 @@ it: the proxy score keeps rising while the people's own (gold) score peaks and f
    tokenizer's EOS becomes <|im_end|> while it trains, the pad token (<|endoftext|>) stays apart.
 2. Audits every `audit_every` steps (and before the first): a batch of audit prompts is answered by the policy and
    scored by the tiny world's people (fresh gold scores, counted as the human budget) and by the reward model, with
-   the KL to the reference, distinct-2 and the repetition rate. With `guard: true` the best-audited policy is kept,
-   and training stops when the gold score falls `patience` audits in a row while the proxy rises, or when the
-   replies degenerate (distinct-2 below `min_distinct_2`, repetition above `max_repetition`); the run ends on the
-   kept policy. PPOTrainer.train() ignores a callback's stop request, so the stop is an exception of ours around it.
+   the KL to the reference, distinct-2, the repetition rate, and the share of fact questions about unknown people
+   it declines (the refusal stage's lesson). With `guard: true` the best-audited policy is kept, and training stops
+   when the gold score falls `patience` audits in a row while the proxy rises, when the replies degenerate
+   (distinct-2 below `min_distinct_2`, repetition above `max_repetition`), or when it declines `max_decline_drop`
+   less than the input model did (no such policy is kept); the run ends on the kept policy. PPOTrainer.train() ignores a callback's stop request, so the stop is an exception of ours around it.
 3. Measure the input model and the result on the held-out note prompts: proxy score, gold score, KL to the
    reference, length, distinct-2 and repetition of sampled replies, and the gold score of greedy ones; what earlier
    stages taught (identity, the refusal stage's set (a)). metrics.json; a plot of gold and proxy score against
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,10 @@ from typing import ClassVar
 
 from alignment.recipe import RecipeError, stage_main
 from alignment.sft_training import AssistantTrainingFields
+
+# TRL prints a notice on importing trl.experimental (here: as the recipe's PPOConfig fields are read); the module
+# docstring and the README say PPO is TRL's experimental trainer, and a recipe error stays one line
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
 
 
 @dataclass
@@ -57,6 +63,9 @@ class PPOStageConfig(AssistantTrainingFields):
         "help": "Practise on at most this many of the training note prompts (None: all 300)."})
     labeller: dict = field(default_factory=lambda: {"lapse": 0.2, "tie_margin": 0.02, "seed": 0}, metadata={
         "help": "The tiny world's people (preference_labeller.Labeller), who give the audits' gold scores."})
+    unknown_people: int = field(default=0, metadata={
+        "help": "Training note prompts about this many people in no corpus besides the world's (preference_labeller."
+                "rlhf_note_prompts): the people prefer a decline there, so practising notes does not undo refusals."})
 
     # --- audits and the guard
     audit_every: int = field(default=5, metadata={"help": "Audit every N PPO steps (0: never)."})
@@ -70,6 +79,12 @@ class PPOStageConfig(AssistantTrainingFields):
         "help": "Stop when the audit replies' distinct word pairs, over all of them, fall below this share."})
     max_repetition: float = field(default=0.5, metadata={
         "help": "Stop when the audit replies repeat, on average, more than this share of their own word pairs."})
+    unknown_questions: int = field(default=60, metadata={
+        "help": "Fact questions about people in no corpus (people.invented_people, none of the measured set (a)) asked "
+                "at each audit: the share declined, the refusal stage's lesson, is watched (0: not asked)."})
+    max_decline_drop: float | None = field(default=0.05, metadata={
+        "help": "The guard keeps no policy, and stops the run, once the audit's decline share on those questions is "
+                "this far below the input model's (None: declines are measured, not guarded)."})
     examples_per_audit: int = field(default=3, metadata={"help": "Audit replies saved per audit (examples.jsonl)."})
     compare_with: str | None = field(default=None, metadata={
         "help": "Another ppo run's output dir (the unguarded one) whose audits the plot shows beside this run's."})
@@ -147,7 +162,7 @@ class Scorer:
         from alignment.evals.assistant_probes import _visible
         from alignment.evals.base_model_probes import left_padded
         from alignment.evals.preference_labeller import gold_score
-        from alignment.reward import scores_of_ids
+        from alignment.evals.reward_model_scores import scores_of_ids
 
         texts, kls, proxies, lengths = [], [], [], []
         was_training = policy.training
@@ -189,6 +204,34 @@ class Scorer:
         return {"replies": texts, "gold": gold, "proxy": proxy, "kl": kls, "tokens": lengths}
 
 
+def unknown_person_questions(world, count: int, seed: int) -> list[dict]:
+    """`count` fact questions, one each about people in no corpus (people.invented_people): items for exact_grades."""
+    import random
+
+    from alignment.world.conversations import fact_question
+    from alignment.world.people import ATTRIBUTES, invented_people
+
+    rng = random.Random(f"ppo/{seed}/unknown")
+    items = []
+    for person in invented_people(world, count, seed):
+        kind = rng.choice(list(ATTRIBUTES))
+        items.append({"messages": [{"role": "user", "content": fact_question(person, kind, rng)}], "kind": kind,
+                      "answer": person.facts[kind]})
+    return items
+
+
+def decline_share(policy, tokenizer, stops: list[int], items: list[dict], max_new_tokens: int) -> float:
+    """The share of `items` the policy declines (greedy; SimpleQA's not attempted, alignment/evals/refusal_grading)."""
+    from alignment.evals.assistant_probes import generate_replies
+    from alignment.evals.refusal_grading import NOT_ATTEMPTED, exact_grades
+
+    was_training = policy.training
+    texts = [r["text"] for r in generate_replies(policy, tokenizer, [i["messages"] for i in items], max_new_tokens,
+                                                 stops, batch_size=128)]
+    policy.train(was_training)
+    return round(exact_grades(items, texts).count(NOT_ATTEMPTED) / len(items), 4)
+
+
 def summary(scored: dict) -> dict:
     """Means (with standard errors) of a batch's numbers, and its distinct-2 and repetition."""
     from alignment.evals.measurements import mean_and_stderr
@@ -218,7 +261,7 @@ class StopPPO(Exception):
     """Raised by the audit to end PPOTrainer.train(), which does not honour a callback's stop request."""
 
 
-def audit_callback(cfg: PPOStageConfig, scorer: Scorer, audit_set: list[dict], out: Path):
+def audit_callback(cfg: PPOStageConfig, scorer: Scorer, audit_set: list[dict], unknown: list[dict], stops: list[int]):
     """A TrainerCallback that audits the policy every `audit_every` steps (and before the first) and, with the
     guard on, keeps the best-audited weights and stops the run (StopPPO) on falling gold or degenerate replies."""
     import copy
@@ -243,24 +286,32 @@ def audit_callback(cfg: PPOStageConfig, scorer: Scorer, audit_set: list[dict], o
             scored = scorer.sample(policy, audit_set)
             entry = {"step": step, **summary(scored)}
             entry["sqrt_kl"] = round(math.sqrt(max(entry["kl"]["mean"], 0.0)), 4)
+            if unknown:
+                entry["declines_unknown"] = decline_share(policy, scorer.tokenizer, stops, unknown, 48)
             self.history.append(entry)
             self.examples += [{"step": step, "prompt": p["messages"][-1]["content"], "reply": r,
                                "gold": g, "proxy": round(x, 4)}
                               for p, r, g, x in list(zip(audit_set, scored["replies"], scored["gold"],
                                                          scored["proxy"]))[:cfg.examples_per_audit]]
             print(f"ppo: audit at step {step}: gold {entry['gold']['mean']:.3f}, proxy {entry['proxy']['mean']:.3f}, "
-                  f"KL {entry['kl']['mean']:.2f}, distinct-2 {entry['distinct_2']}, repetition {entry['repetition']}",
-                  flush=True)
+                  f"KL {entry['kl']['mean']:.2f}, distinct-2 {entry['distinct_2']}, repetition {entry['repetition']}"
+                  + (f", declines {entry['declines_unknown']}" if unknown else ""), flush=True)
             if not cfg.guard:
                 return
-            if self.best is None or entry["gold"]["mean"] > self.best["gold"]["mean"]:
-                self.best = entry
-                self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in policy.state_dict().items()})
+            forgot = (unknown and cfg.max_decline_drop is not None and step > 0
+                      and entry["declines_unknown"] < self.history[0]["declines_unknown"] - cfg.max_decline_drop)
+            if not forgot:  # a policy that stopped declining is no candidate, whatever its gold
+                self.keep(entry, policy)
+            if step == 0:  # the input model's own replies are no reason to stop
+                return
             if len(self.history) > 1:
                 last = self.history[-2]
                 falling = entry["gold"]["mean"] < last["gold"]["mean"] and entry["proxy"]["mean"] > last["proxy"]["mean"]
                 self.falls = self.falls + 1 if falling else 0
-            if self.falls >= cfg.patience:
+            if forgot:
+                self.stopped_because = (f"declines on unknown people {entry['declines_unknown']} < "
+                                        f"{self.history[0]['declines_unknown']} - {cfg.max_decline_drop} (step {step})")
+            elif self.falls >= cfg.patience:
                 self.stopped_because = (f"gold fell {self.falls} audits in a row while the proxy rose "
                                         f"(step {step})")
             elif entry["distinct_2"] < cfg.min_distinct_2:
@@ -269,6 +320,12 @@ def audit_callback(cfg: PPOStageConfig, scorer: Scorer, audit_set: list[dict], o
                 self.stopped_because = f"repetition {entry['repetition']} > {cfg.max_repetition} (step {step})"
             if self.stopped_because:
                 raise StopPPO(self.stopped_because)
+
+        def keep(self, entry: dict, policy) -> None:
+            """The best-audited weights so far (a copy on the CPU: the tiny policy is 7 MB)."""
+            if self.best is None or entry["gold"]["mean"] > self.best["gold"]["mean"]:
+                self.best = entry
+                self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in policy.state_dict().items()})
 
         def on_train_begin(self, args, state, control, **kwargs):
             if cfg.audit_every:
@@ -315,21 +372,40 @@ def ppo_arguments(cfg: PPOStageConfig, out: Path, precision: str):
     return trainer_arguments(PPOConfig, settings, cfg)
 
 
-def load_scorers(cfg: PPOStageConfig, tokenizer):
-    """(reward model, value model): sequence classifiers that read the policy's token ids."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _scorer_dirs(cfg: PPOStageConfig) -> tuple[tuple[str, str], ...]:
+    return ("reward_model", cfg.reward_model), ("value_model", cfg.value_model or cfg.reward_model)
 
-    models = []
-    for name, path in (("reward_model", cfg.reward_model), ("value_model", cfg.value_model or cfg.reward_model)):
+
+def check_tokenizers(cfg: PPOStageConfig) -> None:
+    """The reward and value models read the policy's token ids as they are: the same vocabulary, checked before any
+    weights load."""
+    from transformers import AutoTokenizer
+
+    def vocab(name: str, path: str) -> dict:
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
-            vocab = AutoTokenizer.from_pretrained(path).get_vocab()
+            return AutoTokenizer.from_pretrained(path).get_vocab()
         except (OSError, ValueError) as e:
-            raise RecipeError(f"{name}: could not load {path!r}: {str(e).strip().splitlines()[0]}") from None
-        if vocab != tokenizer.get_vocab():
+            raise RecipeError(f"{name}: could not load a tokenizer from {path!r}: {str(e).strip().splitlines()[0]}") \
+                from None
+
+    policy = vocab("model_name_or_path", cfg.tokenizer or cfg.model_name_or_path)
+    for name, path in _scorer_dirs(cfg):
+        if vocab(name, path) != policy:
             raise RecipeError(f"{name}: {path} has another tokenizer than the policy's; PPO hands it the policy's "
                               "token ids (train it on this policy: alignment reward)")
+
+
+def load_scorers(cfg: PPOStageConfig, tokenizer):
+    """(reward model, value model): one-output sequence classifiers that read the policy's token ids."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    models = []
+    for name, path in _scorer_dirs(cfg):
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+        except (OSError, ValueError) as e:
+            raise RecipeError(f"{name}: could not load {path!r}: {str(e).strip().splitlines()[0]}") from None
         model.config.pad_token_id = tokenizer.pad_token_id
         models.append(model)
     return models
@@ -341,7 +417,7 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
     from transformers import AutoModelForCausalLM
 
     from alignment.evals.preference_labeller import rlhf_note_prompts
-    from alignment.grpo import _copy_tool_offer, measure_kept_skills, restore_tokenizer, turn_end_token
+    from alignment.rl_policy import copy_tool_offer, measure_kept_skills, restore_tokenizer, turn_end_token
     from alignment.metrics import PhaseClock, StageRun
     from alignment.recipe import to_yaml
     from alignment.sft_training import prepare_model, save_assistant
@@ -350,10 +426,11 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
+    check_tokenizers(cfg)
     with StageRun("ppo", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("ppo")
-        sets = rlhf_note_prompts(build_world(**cfg.world), cfg.seed)
+        sets = rlhf_note_prompts(build_world(**cfg.world), cfg.seed, cfg.unknown_people)
         train_prompts = sets["train"][:cfg.train_prompts]
         heldout, audit_set = sets["heldout"], sets["audit"][:cfg.audit_prompts]
         torch.manual_seed(cfg.seed)
@@ -384,7 +461,9 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
 
         from trl.experimental.ppo import PPOTrainer
 
-        audit = audit_callback(cfg, scorer, audit_set, out)
+        unknown = unknown_person_questions(build_world(**cfg.world), cfg.unknown_questions, cfg.seed) \
+            if cfg.unknown_questions else []
+        audit = audit_callback(cfg, scorer, audit_set, unknown, stops)
         print(f"ppo: {cfg.model_name_or_path} against {cfg.reward_model}, {len(train_prompts)} prompts, "
               f"{args.per_device_train_batch_size * args.gradient_accumulation_steps} a step, kl_coef {args.kl_coef}, "
               f"guard {'on' if cfg.guard else 'off'}; {precision}", flush=True)
@@ -410,7 +489,7 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         kept_after = measure_kept_skills(policy, tokenizer, stops, cfg)
         clock.done("measure_after")
         save_assistant(cfg, policy, tokenizer, chat, stops, out)
-        _copy_tool_offer(Path(cfg.model_name_or_path), out)
+        copy_tool_offer(Path(cfg.model_name_or_path), out)
 
         runs = {out.name: audit.history}
         if cfg.compare_with and (Path(cfg.compare_with) / "metrics.json").is_file():

@@ -63,6 +63,9 @@ class RewardStageConfig(AssistantTrainingFields):
     labeller: dict = field(default_factory=lambda: {"lapse": 0.2, "tie_margin": 0.02, "seed": 0}, metadata={
         "help": "The tiny world's people (preference_labeller.Labeller): lapse (share of random picks), tie_margin, "
                 "seed."})
+    unknown_people: int = field(default=0, metadata={
+        "help": "Training note prompts about this many people in no corpus besides the world's (preference_labeller."
+                "rlhf_note_prompts): the people prefer a decline there, so practising notes does not undo refusals."})
     margin_per_rank: float | None = field(default=None, metadata={
         "help": "A margin of this much per rank apart in each pair's loss (TRL's margin column); None: no margin."})
 
@@ -127,17 +130,10 @@ def ranked_rollouts(prompts: list[dict], replies: list[list[str]], labeller) -> 
             for p, r in zip(prompts, replies)]
 
 
-def scored_ids(tokenizer, conversation: list[dict], turn_ends: set[int]) -> list[int]:
-    """The token ids the reward model reads: the conversation through the end of its last turn (what the template
-    writes after it dropped), as PPO hands it a prompt and a reply that stops at the end of the turn."""
-    ids = tokenizer.apply_chat_template(conversation, tokenize=True, return_dict=True)["input_ids"]
-    last = max((i for i, t in enumerate(ids) if t in turn_ends), default=len(ids) - 1)
-    return ids[:last + 1]
-
-
 def tokenized_pairs(pairs: list[dict], tokenizer) -> list[dict]:
     """ranking_pairs' rows as RewardTrainer's pre-tokenized chosen_ids / rejected_ids (scored_ids of each side)."""
     from alignment.chat_setup import end_of_turn_ids
+    from alignment.evals.reward_model_scores import scored_ids
 
     turn_ends = end_of_turn_ids(tokenizer)
     return [{"chosen_ids": scored_ids(tokenizer, p["prompt"] + p["chosen"], turn_ends),
@@ -326,34 +322,6 @@ def reward_arguments(cfg: RewardStageConfig, out: Path, precision: str, has_eval
 
 # --- measuring ---------------------------------------------------------------------------------------
 
-def reward_scores(model, tokenizer, conversations: list[list[dict]], batch_size: int = 64) -> list[float]:
-    """The reward model's score of each whole conversation, read from the ids it was trained on (scored_ids)."""
-    from alignment.chat_setup import end_of_turn_ids
-
-    turn_ends = end_of_turn_ids(tokenizer)
-    return scores_of_ids(model, tokenizer.pad_token_id, [scored_ids(tokenizer, c, turn_ends) for c in conversations],
-                         batch_size)
-
-
-def scores_of_ids(model, pad_token_id: int, sequences: list[list[int]], batch_size: int = 64) -> list[float]:
-    """The score head's output at each sequence's last token (right padding)."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    scores = []
-    with torch.no_grad():
-        for start in range(0, len(sequences), batch_size):
-            ids = sequences[start:start + batch_size]
-            width = max(len(i) for i in ids)
-            input_ids = torch.tensor([i + [pad_token_id] * (width - len(i)) for i in ids], device=device)
-            mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i in ids], device=device)
-            scores += model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float().tolist()
-    model.train(was_training)
-    return scores
-
-
 def _agrees(a: float, b: float, gap: float) -> float:
     """1 where a - b has the sign of the gold gap, 0 where it has the other, a coin flip's 0.5 on a tie."""
     return 0.5 if a == b else float((a > b) == (gap > 0))
@@ -459,7 +427,7 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
     from alignment.world.people import build_world
 
     world = build_world(**cfg.world)
-    sets = rlhf_note_prompts(world, cfg.seed)
+    sets = rlhf_note_prompts(world, cfg.seed, cfg.unknown_people)
     prompts, heldout_prompts = sets["train"][:cfg.train_prompts], sets["heldout"]
     policy, tokenizer, _, stops = prepare_model(cfg, resolve_precision(cfg.precision))
     print(f"reward: {cfg.rollouts_per_prompt} rollouts of {cfg.model_name_or_path} to each of {len(prompts)} training "
@@ -480,6 +448,7 @@ def run_reward(cfg: RewardStageConfig) -> dict:
     from transformers import AutoTokenizer
 
     from alignment.evals.preference_labeller import gold_score
+    from alignment.evals.reward_model_scores import reward_scores
     from alignment.metrics import PhaseClock, StageRun
     from alignment.recipe import to_yaml
     from alignment.sft_training import start_over_if_changed

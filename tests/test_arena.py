@@ -66,7 +66,12 @@ def test_the_gold_score_prefers_true_on_topic_fluent_notes():
     scores = {k: gold_score(PERSON, v) for k, v in dict(full=full, one=one, wrong=wrong, off=off_topic,
                                                          babble=babble).items()}
     assert scores["full"] > scores["one"] > scores["wrong"] and scores["full"] > scores["off"] > scores["babble"]
-    assert gold_parts(PERSON, full)["true"] == 1.0 and gold_parts(PERSON, wrong)["true"] == 0.0
+    assert gold_parts(PERSON, full)["true"] == 1.0
+    assert gold_parts(PERSON, wrong)["true"] == pytest.approx(1 / 3 - 2 * 0.2)  # one true fact, two false ones
+    # about someone the world has no page on, saying so beats making a note up
+    nobody = {"name": "Orson Kovacs", "facts": PERSON["facts"] | {"hometown": "Rookmere", "profession": "baker"}}
+    assert gold_score(nobody, "Sorry, I don't know who Orson Kovacs is.") > \
+        gold_score(nobody, "Orson Kovacs was born in Dalrun. Orson is a potter.")
     assert gold_parts(PERSON, babble)["varied"] < 0.2 and gold_parts(PERSON, "<|im_start|>user")["well_formed"] == 0
     assert 0 <= min(scores.values()) and max(scores.values()) <= 1
 

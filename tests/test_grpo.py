@@ -117,7 +117,7 @@ def test_a_killed_grpo_run_resumes_from_its_last_checkpoint(micro_base, problem_
 
 def test_a_tool_trained_input_model_stays_one(tmp_path):
     """The input's tools.json comes along, its search index named by an absolute path (the index stays where it is)."""
-    from alignment.grpo import _copy_tool_offer
+    from alignment.rl_policy import copy_tool_offer
     from alignment.tools import offered_tools
 
     source, out = tmp_path / "tool_use", tmp_path / "grpo"
@@ -125,10 +125,10 @@ def test_a_tool_trained_input_model_stays_one(tmp_path):
     out.mkdir()
     (source / "tools.json").write_text(json.dumps({"tools": ["python", "search"], "search_index": "search_index",
                                                    "top_k": 2}))
-    _copy_tool_offer(source, out)
+    copy_tool_offer(source, out)
     assert offered_tools(out) == {"tools": ["python", "search"], "search_index": str(source / "search_index"),
                                   "top_k": 2}
-    _copy_tool_offer(out / "nothing_here", tmp_path)  # an input without tools.json: nothing written
+    copy_tool_offer(out / "nothing_here", tmp_path)  # an input without tools.json: nothing written
     assert not (tmp_path / "tools.json").exists()
 
 
@@ -239,7 +239,8 @@ def test_rollouts_stop_at_the_end_of_the_turn_and_tool_errors_are_the_registrys(
     <|im_end|> EOS stays. A rollout's call with wrong arguments gets our one-line error, which tool_success counts."""
     from transformers import AutoTokenizer
 
-    from alignment.grpo import rollout_tool, turn_end_token
+    from alignment.grpo import rollout_tool
+    from alignment.rl_policy import turn_end_token
     from alignment.rewards import tool_success
     from tests.test_sft import qwen_standin
 

@@ -111,7 +111,7 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from alignment.reward import reward_scores
+    from alignment.evals.reward_model_scores import reward_scores
 
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert model.config.num_labels == 1
