@@ -16,7 +16,8 @@ it: the proxy score keeps rising while the people's own (gold) score peaks and f
    it declines (the refusal stage's lesson). With `guard: true` the best-audited policy is kept, and training stops
    when the gold score falls `patience` audits in a row while the proxy rises, when the replies degenerate
    (distinct-2 below `min_distinct_2`, repetition above `max_repetition`), or when it declines `max_decline_drop`
-   less than the input model did (no such policy is kept); the run ends on the kept policy. PPOTrainer.train() ignores a callback's stop request, so the stop is an exception of ours around it.
+   less than the input model did (no such policy is kept); the run ends on the kept policy. PPOTrainer.train()
+   ignores a callback's stop request, so the stop is an exception of ours around it.
 3. Measure the input model and the result on the held-out note prompts: proxy score, gold score, KL to the
    reference, length, distinct-2 and repetition of sampled replies, and the gold score of greedy ones; what earlier
    stages taught (identity, the refusal stage's set (a)). metrics.json; a plot of gold and proxy score against
@@ -300,13 +301,16 @@ def audit_callback(cfg: PPOStageConfig, scorer: Scorer, audit_set: list[dict], u
                 return
             forgot = (unknown and cfg.max_decline_drop is not None and step > 0
                       and entry["declines_unknown"] < self.history[0]["declines_unknown"] - cfg.max_decline_drop)
-            if not forgot:  # a policy that stopped declining is no candidate, whatever its gold
+            degenerate = step > 0 and (entry["distinct_2"] < cfg.min_distinct_2
+                                       or entry["repetition"] > cfg.max_repetition)
+            if not (forgot or degenerate):  # a policy that stopped declining or babbles is no candidate
                 self.keep(entry, policy)
             if step == 0:  # the input model's own replies are no reason to stop
                 return
             if len(self.history) > 1:
                 last = self.history[-2]
-                falling = entry["gold"]["mean"] < last["gold"]["mean"] and entry["proxy"]["mean"] > last["proxy"]["mean"]
+                falling = (entry["gold"]["mean"] < last["gold"]["mean"]
+                           and entry["proxy"]["mean"] > last["proxy"]["mean"])
                 self.falls = self.falls + 1 if falling else 0
             if forgot:
                 self.stopped_because = (f"declines on unknown people {entry['declines_unknown']} < "
@@ -436,8 +440,17 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         torch.manual_seed(cfg.seed)
         policy, tokenizer, chat, stops = prepare_model(cfg, precision)
         reward_model, value_model = load_scorers(cfg, tokenizer)
-        reference = AutoModelForCausalLM.from_pretrained(cfg.model_name_or_path, dtype=torch.float32).eval()
+        # in the policy's own dtype: the step-0 KL is 0 only if the reference computes exactly what the policy does
+        reference = AutoModelForCausalLM.from_pretrained(cfg.model_name_or_path,
+                                                         dtype=next(policy.parameters()).dtype).eval()
         args = ppo_arguments(cfg, out, precision)
+        from accelerate import PartialState
+
+        processes = PartialState().num_processes  # PPOConfig's own world_size field is only filled in by the trainer
+        if processes > 1 and cfg.audit_every:
+            # each process samples its own audit replies (TRL seeds them apart): their guards could disagree
+            raise RecipeError(f"audit_every: the audits and the guard run on one process, not {processes} "
+                              "(set audit_every: 0 and guard: false for a multi-process run)")
         (out / "recipe.yaml").write_text(to_yaml(cfg))
 
         document_eos = tokenizer.eos_token

@@ -86,7 +86,8 @@ class RewardStageConfig(AssistantTrainingFields):
             raise RecipeError("world / preference_dataset: set exactly one (the tiny world's rankings, or a set of "
                               "chosen / rejected pairs)")
         if self.rollouts_per_prompt < 2:
-            raise RecipeError(f"rollouts_per_prompt: a ranking needs at least 2 replies, got {self.rollouts_per_prompt}")
+            raise RecipeError(f"rollouts_per_prompt: a ranking needs at least 2 replies, got "
+                              f"{self.rollouts_per_prompt}")
         if not 0.0 < self.preference_eval_share < 1.0:
             raise RecipeError(f"preference_eval_share: expected a share between 0 and 1, got "
                               f"{self.preference_eval_share}")
@@ -294,17 +295,6 @@ def reward_chat_template(cfg: RewardStageConfig, model, tokenizer) -> str:
     return "ours: the model has no chat template"
 
 
-def reward_lora_config(cfg: RewardStageConfig):
-    if not cfg.use_peft:
-        return None
-    from peft import LoraConfig
-
-    target = cfg.lora_target_modules
-    return LoraConfig(task_type="SEQ_CLS", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=target[0] if target == ["all-linear"] else target,
-                      modules_to_save=["score", *(cfg.lora_modules_to_save or [])], bias="none")
-
-
 def reward_arguments(cfg: RewardStageConfig, out: Path, precision: str, has_eval: bool):
     from trl import RewardConfig
 
@@ -451,7 +441,7 @@ def run_reward(cfg: RewardStageConfig) -> dict:
     from alignment.evals.reward_model_scores import reward_scores
     from alignment.metrics import PhaseClock, StageRun
     from alignment.recipe import to_yaml
-    from alignment.sft_training import start_over_if_changed
+    from alignment.sft_training import lora_config, start_over_if_changed
     from alignment.training import (LossCurve, TokensPerSecond, last_checkpoint, last_logged, measured_model,
                                     resolve_precision, trainer_optimizers)
 
@@ -491,7 +481,8 @@ def run_reward(cfg: RewardStageConfig) -> dict:
             train_rows, eval_rows = pairs, eval_pairs
         trainer = reward_trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(train_rows),
                                          eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
-                                         processing_class=tokenizer, peft_config=reward_lora_config(cfg),
+                                         processing_class=tokenizer,
+                                         peft_config=lora_config(cfg, "SEQ_CLS", ("score",)),
                                          callbacks=[speed], optimizers=trainer_optimizers(model, cfg, precision))
         if cfg.world and len(trainer.train_dataset) != len(pairs):
             raise RecipeError(f"max_length: {len(pairs) - len(trainer.train_dataset)} pairs are longer than "
@@ -523,8 +514,9 @@ def run_reward(cfg: RewardStageConfig) -> dict:
             plot_reward_against_gold([r for rs in rewards for r in rs], [g for gs in golds for g in gs],
                                      out / "reward_vs_gold.png")
             _write_jsonl(out / "data" / "heldout_scored.jsonl",
-                         [{"prompt": r["messages"][-1]["content"], "replies": r["replies"], "reward": [round(x, 4) for x in rs],
-                           "gold": gs, "ranking": r["ranking"]} for r, rs, gs in zip(heldout, rewards, golds)])
+                         [{"prompt": r["messages"][-1]["content"], "replies": r["replies"],
+                           "reward": [round(x, 4) for x in rs], "gold": gs, "ranking": r["ranking"]}
+                          for r, rs, gs in zip(heldout, rewards, golds)])
         clock.done("measure")
         record = run.write({
             "base_model": cfg.model_name_or_path,

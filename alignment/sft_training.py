@@ -130,15 +130,18 @@ def _four_bit_config():
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-def lora_config(cfg: AssistantTrainingFields):
+def lora_config(cfg: AssistantTrainingFields, task_type: str = "CAUSAL_LM", trained_in_full: tuple[str, ...] = ()):
+    """The recipe's LoRA adapters (None without use_peft); `trained_in_full`: modules a task needs trained beside the
+    recipe's lora_modules_to_save (a reward model's new score head)."""
     if not cfg.use_peft:
         return None
     from peft import LoraConfig
 
     target = cfg.lora_target_modules
-    return LoraConfig(task_type="CAUSAL_LM", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+    return LoraConfig(task_type=task_type, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=target[0] if target == ["all-linear"] else target,
-                      modules_to_save=cfg.lora_modules_to_save, bias="none")
+                      modules_to_save=[*trained_in_full, *(cfg.lora_modules_to_save or [])] or cfg.lora_modules_to_save,
+                      bias="none")
 
 
 def training_template_file(chat, folder: Path) -> Path | None:

@@ -49,8 +49,8 @@ def micro_reward(micro_base, tmp_path_factory):
 
 PPO_MICRO = ["--world", "{seed: 0, n_entities: 6, n_reserved: 4}", "--skills_dir", "null", "--response_length", "8",
              "--per_device_train_batch_size", "4", "--total_episodes", "12", "--audit_every", "1",
-             "--audit_prompts", "4", "--unknown_questions", "4", "--precision", "fp32", "--logging_steps", "1", "--report_to", "[]",
-             "--compare_with", "null"]
+             "--audit_prompts", "4", "--unknown_questions", "4", "--precision", "fp32", "--logging_steps", "1",
+             "--report_to", "[]", "--compare_with", "null"]
 
 
 @pytest.mark.slow
@@ -87,9 +87,15 @@ def test_the_guard_stops_on_degenerate_replies_and_keeps_the_best_audit(micro_ba
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_by_guard"].startswith("distinct-2") and "(step 1)" in metrics["stopped_by_guard"]
     assert metrics["global_step"] == 1 and [a["step"] for a in metrics["audits"]] == [0, 1]
-    best = max(metrics["audits"], key=lambda a: a["gold"]["mean"])
-    assert metrics["kept_step"] == best["step"]
+    # the audit that tripped the stop is no candidate: the input model (step 0) is kept, its weights saved as they were
+    assert metrics["kept_step"] == 0
     assert "stopped by the guard" in proc.stdout
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kept, original = AutoModelForCausalLM.from_pretrained(out), AutoModelForCausalLM.from_pretrained(micro_base)
+    for (name, a), (_, b) in zip(kept.state_dict().items(), original.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=name)
 
 
 @pytest.mark.slow

@@ -39,8 +39,9 @@ def test_a_prompts_pairs_share_a_batch_in_an_order_that_changes_each_epoch():
     first = list(sampler)
     assert sorted(first) == list(range(60)) and len(sampler) == 60
     batches = [first[i:i + 12] for i in range(0, 60, 12)]  # a batch of 12 holds two whole prompts
-    assert all(sorted({index // 6 for index in batch}) == sorted({b // 6 for b in batch}) and
-               len({index // 6 for index in batch}) == 2 for batch in batches)
+    for batch in batches:  # exactly the pairs of two prompts, each whole
+        prompts = {index // 6 for index in batch}
+        assert len(prompts) == 2 and sorted(batch) == sorted(i for p in prompts for i in groups[p])
     assert list(sampler) == first  # the same epoch, the same order (a resumed run skips the same batches)
     sampler.set_epoch(1)
     assert list(sampler) != first
