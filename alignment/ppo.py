@@ -86,6 +86,9 @@ class PPOStageConfig(AssistantTrainingFields):
     max_decline_drop: float | None = field(default=0.05, metadata={
         "help": "The guard keeps no policy, and stops the run, once the audit's decline share on those questions is "
                 "this far below the input model's (None: declines are measured, not guarded)."})
+    measure_samples: int = field(default=4, metadata={
+        "help": "Sampled replies per held-out prompt, before and after (the gain is paired by prompt: with one sample "
+                "each, the input model measured twice differed by 1.3 standard errors)."})
     examples_per_audit: int = field(default=3, metadata={"help": "Audit replies saved per audit (examples.jsonl)."})
     compare_with: str | None = field(default=None, metadata={
         "help": "Another ppo run's output dir (the unguarded one) whose audits the plot shows beside this run's."})
@@ -248,11 +251,15 @@ def summary(scored: dict) -> dict:
     return out
 
 
-def paired_gain(before: list[float], after: list[float]) -> dict:
-    """after - before on the same prompts: the mean gain and its standard error from the per-prompt differences."""
+def paired_gain(before: list[float], after: list[float], per_prompt: int = 1) -> dict:
+    """after - before on the same prompts (`per_prompt` replies each, in prompt order, averaged first): the mean gain
+    and its standard error from the per-prompt differences."""
     from alignment.evals.measurements import mean_and_stderr
 
-    mean, error = mean_and_stderr([a - b for a, b in zip(after, before)])
+    def by_prompt(values):
+        return [sum(values[i:i + per_prompt]) / per_prompt for i in range(0, len(values), per_prompt)]
+
+    mean, error = mean_and_stderr([a - b for a, b in zip(by_prompt(after), by_prompt(before))])
     return {"mean": mean, "stderr": error, "standard_errors": round(mean / error, 2) if error else None}
 
 
@@ -462,7 +469,8 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         scorer = Scorer(tokenizer, reference, reward_model, tokenizer.eos_token_id, args.temperature,
                         args.response_length)
 
-        before = scorer.sample(policy, heldout)
+        repeated = [p for p in heldout for _ in range(cfg.measure_samples)]  # a prompt's samples side by side
+        before = scorer.sample(policy, repeated)
         before_greedy = scorer.sample(policy, heldout, greedy=True)
         kept_before = measure_kept_skills(policy, tokenizer, stops, cfg)
         clock.done("measure_before")
@@ -496,7 +504,7 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
             policy.load_state_dict(audit.best_state)
         kept_step = audit.best["step"] if cfg.guard and audit.best else trainer.state.global_step
 
-        after = scorer.sample(policy, heldout)
+        after = scorer.sample(policy, repeated)
         after_greedy = scorer.sample(policy, heldout, greedy=True)
         restore_tokenizer(tokenizer, chat, document_eos)
         kept_after = measure_kept_skills(policy, tokenizer, stops, cfg)
@@ -526,8 +534,9 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
             "kl_coef": args.kl_coef,
             "before": summary(before),
             "after": summary(after),
-            "gold_gain": paired_gain(before["gold"], after["gold"]),
-            "proxy_gain": paired_gain(before["proxy"], after["proxy"]),
+            "measure_samples": cfg.measure_samples,
+            "gold_gain": paired_gain(before["gold"], after["gold"], cfg.measure_samples),
+            "proxy_gain": paired_gain(before["proxy"], after["proxy"], cfg.measure_samples),
             "greedy_gold_before": summary(before_greedy)["gold"],
             "greedy_gold_after": summary(after_greedy)["gold"],
             "kept_before": kept_before,

@@ -27,6 +27,8 @@ def test_the_gold_gain_is_paired_by_prompt():
     gain = paired_gain([0.5, 0.6, 0.7, 0.4], [0.6, 0.7, 0.8, 0.6])
     assert gain["mean"] == pytest.approx(0.125) and gain["stderr"] == pytest.approx(0.025)
     assert gain["standard_errors"] == 5.0
+    # two replies a prompt: averaged per prompt first, then paired
+    assert paired_gain([0.4, 0.6, 0.6, 0.6], [0.6, 0.6, 0.8, 0.6], per_prompt=2)["mean"] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -63,7 +65,8 @@ def test_ppo_trains_against_the_reward_model_and_audits_each_step(micro_base, mi
     assert [a["step"] for a in metrics["audits"]] == [0, 1, 2, 3]
     assert metrics["audits"][0]["kl"]["mean"] == pytest.approx(0.0, abs=1e-4)  # the policy is the reference
     assert all(0.0 <= a["declines_unknown"] <= 1.0 for a in metrics["audits"])
-    assert metrics["gold_scores_given"] == 4 * 4 + 4 * 12  # four audits of 4; the 12 held out sampled and greedy, twice
+    # four audits of 4; the 12 held-out prompts sampled 4 times and greedy, before and after
+    assert metrics["gold_scores_given"] == 4 * 4 + 2 * (12 * 4 + 12)
     for side in ("before", "after"):
         assert set(metrics[side]) >= {"gold", "proxy", "kl", "tokens", "distinct_2", "repetition"}
     assert len(metrics["training_log"]) == 3 and "objective/scores" in metrics["training_log"][0]
