@@ -170,3 +170,36 @@ def test_bad_preference_records_are_one_line_errors(tmp_path, rows, message):
                    _pairs_file(tmp_path / "prefs.jsonl", rows * 3), "--output_dir", tmp_path / "out", check=False)
     assert proc.returncode == 2
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_the_trainers_own_batches_hold_whole_prompts(micro_base, tmp_path):
+    """Through RewardTrainer's own dataloader (accelerate's wrapper included): each batch of 12 is two prompts' 6
+    pairs each (the margin column carries the prompt's index here, to be seen in the collated batch), and the order
+    of prompts changes when the trainer moves to the next epoch."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from alignment.reward import load_reward_model, reward_arguments, reward_trainer_class, tokenized_pairs
+
+    cfg = RewardStageConfig(world=WORLD, model_name_or_path=str(micro_base), output_dir=str(tmp_path / "rm"),
+                            per_device_train_batch_size=12, precision="fp32")
+    tokenizer = AutoTokenizer.from_pretrained(micro_base)
+    records = [{"messages": [{"role": "user", "content": f"Write a note about person {i}."}],
+                "replies": [f"Reply {k} about {i}." for k in range(4)], "ranking": [0, 1, 2, 3]} for i in range(8)]
+    pairs = [dict(p, margin=float(i)) for i, r in enumerate(records) for p in ranking_pairs(r, i, None)]
+    trainer = reward_trainer_class()(model=load_reward_model(cfg, tokenizer),
+                                     args=reward_arguments(cfg, tmp_path / "rm", "fp32", has_eval=False),
+                                     train_dataset=Dataset.from_list(tokenized_pairs(pairs, tokenizer)),
+                                     processing_class=tokenizer)
+    loader = trainer.get_train_dataloader()
+    orders = []
+    for epoch in range(2):
+        loader.set_epoch(epoch)
+        order = []
+        for batch in loader:
+            prompts = batch["margin"].tolist()
+            assert len(prompts) == 12 and len(set(prompts)) == 2 and all(prompts.count(p) == 6 for p in set(prompts))
+            order += list(dict.fromkeys(prompts))
+        assert sorted(order) == [float(i) for i in range(8)]
+        orders.append(order)
+    assert orders[0] != orders[1]
