@@ -102,19 +102,26 @@ class RewardStageConfig(AssistantTrainingFields):
 
 # --- rollouts and rankings (the tiny world) --------------------------------------------------------------
 
-def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict], cfg: RewardStageConfig) -> list[list[str]]:
-    """`rollouts_per_prompt` sampled replies to each prompt, in prompt order."""
+def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict],
+                    cfg: RewardStageConfig) -> list[list[dict]]:
+    """`rollouts_per_prompt` sampled replies to each prompt, in prompt order: each its text and its token ids as
+    generated (what PPO will hand the reward model: no decode and re-encode between)."""
     import torch
 
     from alignment.evals.assistant_probes import generate_replies
 
     k, drawn = cfg.rollouts_per_prompt, cfg.rollouts_per_prompt * cfg.rollout_draws
     torch.manual_seed(cfg.seed)
-    texts = [r["text"] for r in generate_replies(model, tokenizer,
-                                                 [p["messages"] for p in prompts for _ in range(drawn)],
-                                                 cfg.rollout_max_new_tokens, stops, batch_size=256,
-                                                 temperature=cfg.rollout_temperature)]
-    return [distinct_first(texts[i * drawn:(i + 1) * drawn], k) for i in range(len(prompts))]
+    replies = generate_replies(model, tokenizer, [p["messages"] for p in prompts for _ in range(drawn)],
+                               cfg.rollout_max_new_tokens, stops, batch_size=256, temperature=cfg.rollout_temperature)
+    out = []
+    for i in range(len(prompts)):
+        drawn_here = replies[i * drawn:(i + 1) * drawn]
+        ids = {}
+        for reply in drawn_here:
+            ids.setdefault(reply["text"], reply["ids"])  # one reply's ids for each text
+        out.append([{"text": t, "ids": ids[t]} for t in distinct_first([r["text"] for r in drawn_here], k)])
+    return out
 
 
 def distinct_first(replies: list[str], k: int) -> list[str]:
@@ -125,20 +132,32 @@ def distinct_first(replies: list[str], k: int) -> list[str]:
     return (distinct + repeats)[:k]
 
 
-def ranked_rollouts(prompts: list[dict], replies: list[list[str]], labeller) -> list[dict]:
-    """Each prompt with its replies and the people's ranking of them (indices, preferred first)."""
-    return [{"messages": p["messages"], "name": p["name"], "replies": r, "ranking": labeller.rank(p, r)}
-            for p, r in zip(prompts, replies)]
+def ranked_rollouts(prompts: list[dict], replies: list[list[dict]], labeller) -> list[dict]:
+    """Each prompt with its replies (texts, and their ids as generated) and the people's ranking of them (indices,
+    preferred first)."""
+    records = []
+    for p, r in zip(prompts, replies):
+        texts = [reply["text"] for reply in r]
+        records.append({"messages": p["messages"], "name": p["name"], "replies": texts,
+                        "reply_ids": [reply["ids"] for reply in r], "ranking": labeller.rank(p, texts)})
+    return records
 
 
 def tokenized_pairs(pairs: list[dict], tokenizer) -> list[dict]:
-    """ranking_pairs' rows as RewardTrainer's pre-tokenized chosen_ids / rejected_ids (scored_ids of each side)."""
+    """ranking_pairs' rows as RewardTrainer's pre-tokenized chosen_ids / rejected_ids: the prompt's ids with the
+    generation prompt, then each reply's ids as sampled (PPO's query + response); a reply known only as text,
+    rendered by the template through the end of its turn (scored_ids)."""
     from alignment.chat_setup import end_of_turn_ids
-    from alignment.evals.reward_model_scores import scored_ids
+    from alignment.evals.reward_model_scores import query_ids, scored_ids
 
     turn_ends = end_of_turn_ids(tokenizer)
-    return [{"chosen_ids": scored_ids(tokenizer, p["prompt"] + p["chosen"], turn_ends),
-             "rejected_ids": scored_ids(tokenizer, p["prompt"] + p["rejected"], turn_ends),
+
+    def side(pair: dict, name: str) -> list[int]:
+        if f"{name}_reply_ids" in pair:
+            return query_ids(tokenizer, pair["prompt"]) + pair[f"{name}_reply_ids"]
+        return scored_ids(tokenizer, pair["prompt"] + pair[name], turn_ends)
+
+    return [{"chosen_ids": side(p, "chosen"), "rejected_ids": side(p, "rejected"),
              **{k: p[k] for k in ("margin", "prompt_index") if k in p}} for p in pairs]
 
 
@@ -153,6 +172,9 @@ def ranking_pairs(record: dict, index: int, margin_per_rank: float | None) -> li
                     "chosen": [{"role": "assistant", "content": record["replies"][order[better]]}],
                     "rejected": [{"role": "assistant", "content": record["replies"][order[worse]]}],
                     "prompt_index": index}
+            if "reply_ids" in record:  # the tokens as sampled
+                pair["chosen_reply_ids"] = record["reply_ids"][order[better]]
+                pair["rejected_reply_ids"] = record["reply_ids"][order[worse]]
             if margin_per_rank is not None:
                 pair["margin"] = margin_per_rank * (worse - better)
             pairs.append(pair)
@@ -438,7 +460,7 @@ def run_reward(cfg: RewardStageConfig) -> dict:
     from transformers import AutoTokenizer
 
     from alignment.evals.preference_labeller import gold_score
-    from alignment.evals.reward_model_scores import reward_scores
+    from alignment.evals.reward_model_scores import query_ids, scores_of_ids
     from alignment.metrics import PhaseClock, StageRun
     from alignment.recipe import to_yaml
     from alignment.sft_training import lora_config, start_over_if_changed
@@ -506,8 +528,8 @@ def run_reward(cfg: RewardStageConfig) -> dict:
         measured = {}
         if cfg.world:
             golds = [[gold_score(r, reply) for reply in r["replies"]] for r in heldout]
-            rewards = reward_scores(model, tokenizer, [r["messages"] + [{"role": "assistant", "content": reply}]
-                                                       for r in heldout for reply in r["replies"]])
+            sequences = [query_ids(tokenizer, r["messages"]) + ids for r in heldout for ids in r["reply_ids"]]
+            rewards = scores_of_ids(model, tokenizer.pad_token_id, sequences)
             k = cfg.rollouts_per_prompt
             rewards = [rewards[i * k:(i + 1) * k] for i in range(len(heldout))]
             measured = measure_rankings(heldout, rewards, golds, labeller.tie_margin, labeller.agreement_ceiling)

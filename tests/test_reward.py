@@ -112,15 +112,17 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from alignment.evals.reward_model_scores import reward_scores
+    from alignment.evals.reward_model_scores import query_ids, scores_of_ids
 
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert model.config.num_labels == 1
     tokenizer = AutoTokenizer.from_pretrained(out)
     scored = [json.loads(line) for line in (out / "data" / "heldout_scored.jsonl").read_text().splitlines()]
-    conversations = [[{"role": "user", "content": scored[0]["prompt"]}, {"role": "assistant", "content": reply}]
-                     for reply in scored[0]["replies"]]
-    torch.testing.assert_close(torch.tensor(reward_scores(model, tokenizer, conversations)),
+    heldout = [json.loads(line) for line in (out / "data" / "heldout_rankings.jsonl").read_text().splitlines()]
+    # the saved model scores the saved replies' ids (the prompt with the generation prompt, then the reply as
+    # sampled: PPO's query + response) as the stage measured them
+    sequences = [query_ids(tokenizer, heldout[0]["messages"]) + ids for ids in heldout[0]["reply_ids"]]
+    torch.testing.assert_close(torch.tensor(scores_of_ids(model, tokenizer.pad_token_id, sequences)),
                                torch.tensor(scored[0]["reward"]), atol=1e-3, rtol=0)
 
 

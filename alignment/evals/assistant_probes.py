@@ -50,7 +50,8 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
                      tools: list[dict] | None = None) -> list[dict]:
     """Greedy replies (or sampled at `temperature`, no top-k or top-p), batched with left padding, in the order of
     `conversations`; `tools`: the JSON schemas offered in the system turn (none by default). Each: text (special tokens
-    dropped), whether it stopped at an end-of-turn token, and whether a control token other than the stop appeared.
+    dropped), its token ids as generated (through the stop), whether it stopped at an end-of-turn token, and whether a
+    control token other than the stop appeared.
 
     Big batches: a tiny model's generation step on CPU is mostly fixed overhead, so fewer, wider generate() calls;
     prompts sorted by length share a batch with prompts like them (little padding, and replies of similar length,
@@ -81,6 +82,7 @@ def generate_replies(model, tokenizer, conversations: list[list[dict]], max_new_
             body = row if stop_at is None else row[:stop_at]
             replies[index] = {
                 "text": _visible(tokenizer.decode(body, skip_special_tokens=True)),
+                "ids": row if stop_at is None else row[:stop_at + 1],  # as sampled, through the stop (PPO's view)
                 "stopped": stop_at is not None,
                 "control_leak": any(t in control for t in body),
             }

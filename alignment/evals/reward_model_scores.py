@@ -5,6 +5,12 @@ measures with these; the ppo stage's audits score with them."""
 from __future__ import annotations
 
 
+def query_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """A prompt's ids as PPO's queries are: the chat template with the generation prompt."""
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                         return_dict=True)["input_ids"]
+
+
 def scored_ids(tokenizer, conversation: list[dict], turn_ends: set[int]) -> list[int]:
     """The token ids the reward model reads: the conversation through the end of its last turn (what the template
     writes after it dropped), as PPO hands it a prompt and a reply that stops at the end of the turn."""
@@ -14,7 +20,8 @@ def scored_ids(tokenizer, conversation: list[dict], turn_ends: set[int]) -> list
 
 
 def reward_scores(model, tokenizer, conversations: list[list[dict]], batch_size: int = 64) -> list[float]:
-    """The reward model's score of each whole conversation, read from the ids it was trained on (scored_ids)."""
+    """The reward model's score of each whole conversation given as text (a reply no policy sampled here: the
+    template renders it through the end of its turn, scored_ids)."""
     from alignment.chat_setup import end_of_turn_ids
 
     turn_ends = end_of_turn_ids(tokenizer)
