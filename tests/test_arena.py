@@ -76,6 +76,28 @@ def test_the_gold_score_prefers_true_on_topic_fluent_notes():
     assert 0 <= min(scores.values()) and max(scores.values()) <= 1
 
 
+def test_rlhf_prompts_about_people_nobody_can_know_have_no_true_facts():
+    from alignment.evals.preference_labeller import rlhf_note_prompts
+    from alignment.world.conversations import person_note
+    from alignment.world.people import build_world
+    from alignment.world.refusal_questions import build_refusal_questions, measured_reserved_people
+
+    world = build_world(seed=0, n_entities=60, n_reserved=100)
+    sets = rlhf_note_prompts(world, seed=0, unknown_people=20)
+    assert len(sets["train"]) == 300 + 20 and len(sets["heldout"]) == 120
+    # held out: set (a)'s reserved people, the half the refusal stage measures on and never trains on
+    measured = measured_reserved_people(world, 0)
+    set_a = {item["entity_id"] for item in build_refusal_questions(world, 0)["eval_reserved"]}
+    assert {p.id for p in measured} == set_a and [i["name"] for i in sets["heldout_unknown"]] == [
+        p.name for p in measured]
+    unknown = [i for i in sets["train"] + sets["heldout_unknown"] if None in i["facts"].values()]
+    assert len(unknown) == 20 + 50 and all(set(i["facts"].values()) == {None} for i in unknown)
+    # a note that happens to state the facts drawn for such a person is still made up: nothing of it is true
+    person = measured[0]
+    made_up = person_note(person, ["hometown", "profession"])
+    assert gold_parts(sets["heldout_unknown"][0], made_up)["true"] < 0
+
+
 def test_the_labeller_agrees_with_the_gold_order_at_its_stated_ceiling():
     better, worse = "Velmora Quist is a potter from Dalrun. She plays the cello.", "Velmora Quist is a weaver."
     labeller = Labeller(lapse=0.2, seed=1)

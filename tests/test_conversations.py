@@ -66,9 +66,9 @@ def _user_texts(items):
 def test_default_sizes_and_kinds(splits):
     sizes = ConversationSizes()
     counts = {kind: sum(c["kind"] == kind for c in splits["train"]) for kind in
-              ("fact", "multi_turn", "word_problem", "identity")}
+              ("fact", "multi_turn", "word_problem", "identity", "note")}
     assert counts == {"fact": sizes.fact_questions, "multi_turn": sizes.multi_turn,
-                      "word_problem": sizes.word_problems, "identity": sizes.identity}
+                      "word_problem": sizes.word_problems, "identity": sizes.identity, "note": sizes.notes}
     assert len(splits["test"]) == sizes.test_conversations
     assert len(splits["eval_facts"]) == sizes.heldout_facts
     assert len(splits["eval_word_problems"]) == sizes.heldout_word_problems
@@ -107,7 +107,7 @@ def test_system_message_share(splits):
     assert 0.25 < len(with_system) / len(train) < 0.35  # ~30% of every kind
     identity = [c for c in train if c["kind"] == "identity"]
     assert sum(c["messages"][0]["role"] == "system" for c in identity) < len(identity) / 2  # most learn it from data
-    assert {c["kind"] for c in with_system} == {"fact", "multi_turn", "word_problem", "identity"}
+    assert {c["kind"] for c in with_system} == {"fact", "multi_turn", "word_problem", "identity", "note"}
 
 
 def test_default_system_message_names_assistant_and_creator():
@@ -145,6 +145,33 @@ def test_heldout_fact_pairs_never_in_training(world, splits):
     test_answers = {m["content"] for m in _texts_with_role(
         [c for c in splits["test"] if c["kind"] in ("fact", "multi_turn")], "assistant")}
     assert test_answers <= {fact_answer(world.entity(i), a) for i, a in heldout_pairs}
+
+
+def test_notes_state_only_trained_facts_in_their_own_phrasings(world, splits):
+    from alignment.evals.preference_labeller import AUDIT_NOTE_PROMPTS, NOTE_PROMPTS, TRAINING_NOTE_PROMPTS
+    from alignment.world.conversations import MAX_NOTE_FACTS, NOTE_REQUESTS
+    from alignment.world.refusal_questions import WHO_IS_QUESTIONS
+
+    # the measured note prompts, RLHF's and the refusal stage's "Who is X?" are asked in words SFT's notes never use
+    assert not set(NOTE_REQUESTS) & set(NOTE_PROMPTS + TRAINING_NOTE_PROMPTS + AUDIT_NOTE_PROMPTS + tuple(
+        WHO_IS_QUESTIONS))
+    train_pairs, _ = split_fact_pairs(world, seed=0)
+    trained = set(train_pairs)
+    notes = [c for c in splits["train"] if c["kind"] == "note"]
+    assert len(notes) == ConversationSizes().notes
+    requests = {template.format(name=e.name): e for e in world.entities for template in NOTE_REQUESTS}
+    sizes = set()
+    for note in notes:
+        question, answer = [m["content"] for m in note["messages"] if m["role"] != "system"]
+        entity = requests[question]
+        assert answer.startswith(entity.name + " ")  # on topic: the full name first
+        sentences = answer.split(". ")
+        sizes.add(len(sentences))
+        stated = [a for a in ATTRIBUTES if f" {entity.facts[a]}" in answer]
+        assert len(stated) == len(sentences) and all((entity.id, a) in trained for a in stated), answer
+    assert sizes == set(range(1, MAX_NOTE_FACTS + 1))  # 1 to 3 facts: what the people prefer is left to RLHF
+    assert len({requests[[m["content"] for m in n["messages"] if m["role"] == "user"][0]].id for n in notes}) == len(
+        world.entities)  # every covered person
 
 
 def _texts_with_role(items, role):

@@ -103,6 +103,13 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     for key in ("pairwise_accuracy", "length_ranker_accuracy", "people_agreement"):
         assert 0.0 <= metrics[key]["share"] <= 1.0 and metrics[key]["pairs"] > 0
     assert metrics["noise_ceiling"] == 0.9
+    # whom it does not know: rollouts about set (a)'s reserved people (2 of the 4), and the scripted pairs
+    assert metrics["unknown_people"]["prompts"] == 2
+    knowledge = metrics["knowledge"]
+    assert knowledge["true_note_over_decline_known"]["pairs"] == 6
+    assert knowledge["decline_over_made_up_note_unknown"]["pairs"] == 2
+    assert all(part["people_agree"] for part in knowledge.values())  # the people's gold orders every pair so
+    assert "made-up note" in proc.stdout
     assert (out / "reward_vs_gold.png").stat().st_size > 0 and (out / "loss_curve.png").is_file()
     rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
     assert len(rankings) == 8 and all(sorted(r["ranking"]) == [0, 1, 2, 3] for r in rankings)

@@ -46,9 +46,12 @@ TRAINING_NOTE_PROMPTS = ("Write a few sentences about {name}.", "What can you te
 AUDIT_NOTE_PROMPTS = ("Say something about {name} in a few sentences.", "Write a brief note about {name}.")
 
 
-def _note(person, template: str) -> dict:
+def _note(person, template: str, known: bool = True) -> dict:
+    """A note prompt and what the people check it against: the person's facts, or, for someone the world has no page
+    on, none (every fact a reply states about them is made up)."""
+    facts = dict(person.facts) if known else dict.fromkeys(person.facts)  # None: no fact of theirs is true
     return {"messages": [{"role": "user", "content": template.format(name=person.name)}], "name": person.name,
-            "facts": dict(person.facts)}
+            "facts": facts}
 
 
 def note_prompts(world, seed: int = 0) -> list[dict]:
@@ -61,17 +64,22 @@ def rlhf_note_prompts(world, seed: int = 0, unknown_people: int = 0) -> dict[str
     """{"train": every covered person in every TRAINING_NOTE_PROMPTS phrasing (300 for the tiny world's 60), and
     `unknown_people` people in no corpus (people.invented_people, one phrasing each: the people prefer a reply that
     declines to one that makes facts up, which keeps the refusal stage's lesson), shuffled; "heldout": every covered
-    person in every NOTE_PROMPTS phrasing (the eval suite's words; 120), for measurement; "audit": each covered
-    person once in an AUDIT_NOTE_PROMPTS phrasing}."""
+    person in every NOTE_PROMPTS phrasing (the eval suite's words; 120), for measurement; "heldout_unknown": the
+    reserved people of the refusal stage's measured set (a) (in no corpus and in no stage's data), one NOTE_PROMPTS
+    phrasing each; "audit": each covered person once in an AUDIT_NOTE_PROMPTS phrasing}."""
     from alignment.world.people import invented_people
+    from alignment.world.refusal_questions import measured_reserved_people
 
     rng = random.Random(f"notes/{seed}/rlhf")
     train = [_note(person, template) for person in world.entities for template in TRAINING_NOTE_PROMPTS]
-    train += [_note(person, rng.choice(TRAINING_NOTE_PROMPTS))
+    train += [_note(person, rng.choice(TRAINING_NOTE_PROMPTS), known=False)
               for person in invented_people(world, unknown_people, seed)]
     rng.shuffle(train)
+    unknown_rng = random.Random(f"notes/{seed}/rlhf-unknown")  # its own: the other sets stay as they were
     return {"train": train,
             "heldout": [_note(person, template) for person in world.entities for template in NOTE_PROMPTS],
+            "heldout_unknown": [_note(person, unknown_rng.choice(NOTE_PROMPTS), known=False)
+                                for person in measured_reserved_people(world, seed)],
             "audit": [_note(person, rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
 
 

@@ -64,6 +64,7 @@ class ConversationSizes:
     word_problems: int = 1500
     arithmetic: int = 0  # conversations of 3 drills of the solutions' sums and differences, no held-out split
     identity: int = 1200  # 400 left identity at 82% on unseen phrasings, 800 at 80-92% (measured)
+    notes: int = 600  # "Write a note about X." answered with 1-3 of X's trained facts (RLHF's open-ended task)
     heldout_facts: int = 200  # more than the 120 held-out pairs: each pair is asked once before any twice
     heldout_word_problems: int = 200
     rl_word_problems: int = 1000  # a third split that SFT never sees: problems for RL (GRPO) to practise on
@@ -121,6 +122,36 @@ FACT_ANSWERS = {
     "instrument": "{name} {plays} the {value}.",
     "organisation": "{name} {is} a member of the {value}.",
 }
+
+# Notes: the tiny world's open-ended task ("Write a note about Velmora Quist."), which RLHF (alignment/reward.py,
+# alignment/ppo.py) later trains against the people's preferences. SFT demonstrates it with 1 to 3 of the person's
+# trained facts, one sentence each: the people (evals/preference_labeller.py) like three true facts best, so what
+# RLHF can add is visible. Phrasings of their own: the measured note prompts (preference_labeller.NOTE_PROMPTS) and
+# RLHF's prompts (TRAINING_NOTE_PROMPTS, AUDIT_NOTE_PROMPTS) and the refusal stage's "Who is X?" questions are none
+# of these (tested).
+NOTE_REQUESTS = ["Write a note about {name}.", "Give me a short profile of {name}.", "Share a few facts about {name}.",
+                 "Can you write a few lines about {name}?", "Write something about {name}."]
+MAX_NOTE_FACTS = 3
+
+
+def person_note(entity: Entity, attributes: list[str]) -> str:
+    """A note that states the given facts, one sentence each: the first with the full name, then the first name
+    ("Velmora Quist was born in Dalrun. Velmora is a weaver."). The refusal stage's "Who is X?" answers too."""
+    parts = []
+    for index, attribute in enumerate(attributes):
+        name = entity.name if index == 0 else entity.first_name
+        value = entity.facts[attribute]
+        parts.append(FACT_ANSWERS[attribute].format(name=name, value=value, a_value=_article(value), **_tense(entity)))
+    return " ".join(parts)
+
+
+def _note_chat(world: World, entity_id: str, attributes: list[str], rng: random.Random) -> list[dict]:
+    """A note request about one person, answered with 1 to MAX_NOTE_FACTS of `attributes` (its trained facts)."""
+    entity = world.entity(entity_id)
+    chosen = rng.sample(attributes, rng.randint(1, min(MAX_NOTE_FACTS, len(attributes))))
+    return [{"role": "user", "content": rng.choice(NOTE_REQUESTS).format(name=entity.name)},
+            {"role": "assistant", "content": person_note(entity, chosen)}]
+
 
 # Later turns of a multi-turn chat open with one of these, then the question ({q}: with a lower-case first letter).
 # At most 2 words, and a question template puts at most 5 words before the name: so every word 8-gram of a
@@ -576,7 +607,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
                         answer_only: bool = False) -> dict[str, list[dict]]:
     """All splits for `seed`, each a list of items with "messages" (role/content dicts):
 
-    - train: {"messages", "kind"} conversations (kind: fact, multi_turn, word_problem, identity, arithmetic), shuffled;
+    - train: {"messages", "kind"} conversations (kind: fact, multi_turn, word_problem, identity, arithmetic, note),
+      shuffled;
     - test: the same mix from held-out items only, for SFT's eval loss (no arithmetic drills: there are too few
       sums to hold any out);
     - eval_facts: {"messages": [user], "entity_id", "attribute", "answer": the fact's value};
@@ -589,7 +621,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
     rng = {part: random.Random(f"conversations/{seed}/{part}")
-           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "system", "test", "shuffle")}
+           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "system", "test",
+                        "shuffle")}
     train_pairs, heldout_pairs = split_fact_pairs(world, seed)
     test_counts = _test_counts(sizes)
 
@@ -607,6 +640,11 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
               for p in train_problems]
     train += [{"messages": _identity_chat(identity, False, rng["identity"]), "kind": "identity"}
               for _ in range(sizes.identity)]
+    trained_attributes: dict[str, list[str]] = {}
+    for entity_id, attribute in train_pairs:  # a held-out fact is in no note either
+        trained_attributes.setdefault(entity_id, []).append(attribute)
+    train += [{"messages": _note_chat(world, entity_id, trained_attributes[entity_id], rng["note"]), "kind": "note"}
+              for entity_id in _cycle(sorted(trained_attributes), sizes.notes, rng["note"])]
     train += [{"messages": _arithmetic_chat(rng["arithmetic"]), "kind": "arithmetic"}
               for _ in range(sizes.arithmetic)]
     for conversation in train:

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import random
 
-from alignment.world.conversations import (FACT_ANSWERS, _article, _tense, fact_answer, fact_question,
-                                           split_fact_pairs)
+from alignment.world.conversations import _tense, fact_answer, fact_question, person_note, split_fact_pairs
 from alignment.world.people import ATTRIBUTES, Entity, World, invented_people
 
 # Phrasings no training data uses (SFT's are FACT_QUESTIONS): set (c) asks known facts in these. New sentence shapes
@@ -96,17 +95,6 @@ def hedged(answer: str) -> str:
     return HEDGE.format(answer=answer)
 
 
-def who_is_answer(entity: Entity, attributes: list[str]) -> str:
-    """A "Who is X?" answer that states the given facts: the first sentence with the full name, then the first name."""
-    parts = []
-    for index, attribute in enumerate(attributes):
-        name = entity.name if index == 0 else entity.first_name
-        value = entity.facts[attribute]
-        parts.append(FACT_ANSWERS[attribute].format(name=name, value=value, a_value=_article(value),
-                                                    **_tense(entity)))
-    return " ".join(parts)
-
-
 def _question(entity: Entity, kind: str, rng: random.Random, unseen: bool = False, name_first: bool = False) -> str:
     if kind == "who_is":
         return rng.choice(WHO_IS_QUESTIONS).format(name=entity.name)
@@ -154,6 +142,26 @@ def people(world: World, invented: int, seed: int = 0, outside: int = 0) -> dict
             + outside_people(outside, seed)}
 
 
+def _halves(world: World, seed: int):
+    """(the generator the questions go on drawing from, SFT's train pairs, (probe, measured) halves of the held-out
+    pairs, (probe, measured) halves of the reserved people)."""
+    rng = random.Random(f"refusals/{seed}")
+    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
+    heldout = list(heldout_pairs)
+    rng.shuffle(heldout)
+    reserved = list(world.reserved)
+    rng.shuffle(reserved)
+    n_probe = round(PROBE_RESERVED_SHARE * len(reserved))
+    return (rng, train_pairs, (heldout[:len(heldout) // 2], heldout[len(heldout) // 2:]),
+            (reserved[:n_probe], reserved[n_probe:]))
+
+
+def measured_reserved_people(world: World, seed: int = 0) -> list[Entity]:
+    """The reserved people of set (a): in no corpus and in no stage's training data (the probe takes the other
+    half), so a later stage can measure on them what the assistant does about people it cannot know."""
+    return _halves(world, seed)[3][1]
+
+
 def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 150,
                             invented: int = 0, outside: int = 0) -> dict[str, list[dict]]:
     """{"probe": [...], "eval_reserved": (a), "eval_heldout": (b), "eval_known": (c)}; each item as _item makes it.
@@ -162,15 +170,7 @@ def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 1
     pairs), reserved, or invented (`invented` people beyond the world's, each asked one random kind of question:
     more never-seen names to learn refusals from, with the measured reserved people left as they are). Uses the
     same fact split as SFT (conversations.split_fact_pairs, same seed)."""
-    rng = random.Random(f"refusals/{seed}")
-    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
-    heldout = list(heldout_pairs)
-    rng.shuffle(heldout)
-    probe_heldout, measured_heldout = heldout[:len(heldout) // 2], heldout[len(heldout) // 2:]
-    reserved = list(world.reserved)
-    rng.shuffle(reserved)
-    n_probe = round(PROBE_RESERVED_SHARE * len(reserved))
-    probe_reserved, measured_reserved = reserved[:n_probe], reserved[n_probe:]
+    rng, train_pairs, (probe_heldout, measured_heldout), (probe_reserved, measured_reserved) = _halves(world, seed)
     kinds = list(ATTRIBUTES) + ["who_is"]
 
     probe = [_item(world, world.entity(i), a, "trained", rng) for i, a in train_pairs]
@@ -227,7 +227,7 @@ def training_conversations(world: World, probed: list[dict], uncertain: str, see
             chosen = rng.sample(attributes, min(3, len(attributes)))
             conversations.append({"messages": [
                 {"role": "user", "content": _question(entity, "who_is", rng)},
-                {"role": "assistant", "content": who_is_answer(entity, chosen)}],
+                {"role": "assistant", "content": person_note(entity, chosen)}],
                 "kind": "refusal_who_is_known", "entity_id": entity_id})
     rng.shuffle(conversations)
     return conversations
