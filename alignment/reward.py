@@ -60,6 +60,10 @@ class RewardStageConfig(AssistantTrainingFields):
         "help": "Sample this many times rollouts_per_prompt replies and rank rollouts_per_prompt of them, different "
                 "ones first (a small model repeats itself: 534 of 1,800 tiny pairs were two identical replies)."})
     rollout_max_new_tokens: int = field(default=64, metadata={"help": "Reply budget of a rollout."})
+    rollout_models: list[str] = field(default_factory=list, metadata={
+        "help": "More models (dirs or hub ids, the policy's tokenizer) whose replies join the policy's in each ranking, "
+                "an equal share each (Llama 2 ranked replies of several model variants): a model that never learnt "
+                "to decline shows the people what a made-up note about someone nobody knows looks like."})
     labeller: dict = field(default_factory=lambda: {"lapse": 0.2, "tie_margin": 0.02, "seed": 0}, metadata={
         "help": "The tiny world's people (preference_labeller.Labeller): lapse (share of random picks), tie_margin, "
                 "seed."})
@@ -88,6 +92,9 @@ class RewardStageConfig(AssistantTrainingFields):
         if self.rollouts_per_prompt < 2:
             raise RecipeError(f"rollouts_per_prompt: a ranking needs at least 2 replies, got "
                               f"{self.rollouts_per_prompt}")
+        if len(self.rollout_models) + 1 > self.rollouts_per_prompt:
+            raise RecipeError(f"rollout_models: {len(self.rollout_models) + 1} models cannot share "
+                              f"{self.rollouts_per_prompt} rollouts a prompt; raise rollouts_per_prompt")
         if not 0.0 < self.preference_eval_share < 1.0:
             raise RecipeError(f"preference_eval_share: expected a share between 0 and 1, got "
                               f"{self.preference_eval_share}")
@@ -102,15 +109,16 @@ class RewardStageConfig(AssistantTrainingFields):
 
 # --- rollouts and rankings (the tiny world) --------------------------------------------------------------
 
-def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict],
-                    cfg: RewardStageConfig) -> list[list[dict]]:
-    """`rollouts_per_prompt` sampled replies to each prompt, in prompt order: each its text and its token ids as
+def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict], cfg: RewardStageConfig,
+                    k: int | None = None) -> list[list[dict]]:
+    """`k` (rollouts_per_prompt) sampled replies to each prompt, in prompt order: each its text and its token ids as
     generated (what PPO will hand the reward model: no decode and re-encode between)."""
     import torch
 
     from alignment.evals.assistant_probes import generate_replies
 
-    k, drawn = cfg.rollouts_per_prompt, cfg.rollouts_per_prompt * cfg.rollout_draws
+    k = k or cfg.rollouts_per_prompt
+    drawn = k * cfg.rollout_draws
     torch.manual_seed(cfg.seed)
     replies = generate_replies(model, tokenizer, [p["messages"] for p in prompts for _ in range(drawn)],
                                cfg.rollout_max_new_tokens, stops, batch_size=256, temperature=cfg.rollout_temperature)
@@ -124,6 +132,27 @@ def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict],
     return out
 
 
+def rollouts_of_models(cfg: RewardStageConfig, prompts: list[dict]) -> list[list[dict]]:
+    """Each prompt's rollouts_per_prompt replies: the policy's, and an equal share of each of rollout_models' (the
+    policy's first; each reply marked with its model)."""
+    from dataclasses import replace
+
+    from alignment.sft_training import prepare_model
+    from alignment.training import resolve_precision
+
+    models = [cfg.model_name_or_path, *cfg.rollout_models]
+    shares = [cfg.rollouts_per_prompt // len(models) + (i < cfg.rollouts_per_prompt % len(models))
+              for i in range(len(models))]
+    merged: list[list[dict]] = [[] for _ in prompts]
+    for name, share in zip(models, shares):
+        model, tokenizer, _, stops = prepare_model(replace(cfg, model_name_or_path=name),
+                                                   resolve_precision(cfg.precision))
+        for replies, more in zip(merged, sample_rollouts(model, tokenizer, stops, prompts, cfg, share)):
+            replies += [{**reply, "model": name} for reply in more]
+        del model
+    return merged
+
+
 def distinct_first(replies: list[str], k: int) -> list[str]:
     """`k` of the replies, different ones first (in drawn order), repeats only where fewer than k differ: a pair of
     two identical replies teaches a reward model nothing."""
@@ -133,13 +162,15 @@ def distinct_first(replies: list[str], k: int) -> list[str]:
 
 
 def ranked_rollouts(prompts: list[dict], replies: list[list[dict]], labeller) -> list[dict]:
-    """Each prompt with its replies (texts, and their ids as generated) and the people's ranking of them (indices,
-    preferred first)."""
+    """Each prompt with its replies (texts, their ids as generated, the model that wrote each) and the people's
+    ranking of them (indices, preferred first)."""
     records = []
     for p, r in zip(prompts, replies):
         texts = [reply["text"] for reply in r]
         records.append({"messages": p["messages"], "name": p["name"], "replies": texts,
-                        "reply_ids": [reply["ids"] for reply in r], "ranking": labeller.rank(p, texts)})
+                        "reply_ids": [reply["ids"] for reply in r],
+                        **({"reply_models": [reply["model"] for reply in r]} if all("model" in x for x in r) else {}),
+                        "ranking": labeller.rank(p, texts)})
     return records
 
 
@@ -435,19 +466,16 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
     """(train rankings, held-out rankings about covered people, held-out rankings about people nobody can know, the
     labeller): the policy's rollouts to the note prompts, ranked."""
     from alignment.evals.preference_labeller import Labeller, rlhf_note_prompts
-    from alignment.sft_training import prepare_model
-    from alignment.training import resolve_precision
     from alignment.world.people import build_world
 
     world = build_world(**cfg.world)
     sets = rlhf_note_prompts(world, cfg.seed, cfg.unknown_people)
     prompts, heldout_prompts, unknown_prompts = sets["train"][:cfg.train_prompts], sets["heldout"], \
         sets["heldout_unknown"]
-    policy, tokenizer, _, stops = prepare_model(cfg, resolve_precision(cfg.precision))
-    print(f"reward: {cfg.rollouts_per_prompt} rollouts of {cfg.model_name_or_path} to each of {len(prompts)} training "
-          f"and {len(heldout_prompts)} + {len(unknown_prompts)} held-out note prompts", flush=True)
-    replies = sample_rollouts(policy, tokenizer, stops, prompts + heldout_prompts + unknown_prompts, cfg)
-    del policy
+    print(f"reward: {cfg.rollouts_per_prompt} rollouts of {', '.join([cfg.model_name_or_path, *cfg.rollout_models])} "
+          f"to each of {len(prompts)} training and {len(heldout_prompts)} + {len(unknown_prompts)} held-out note "
+          "prompts", flush=True)
+    replies = rollouts_of_models(cfg, prompts + heldout_prompts + unknown_prompts)
     clock.done("rollouts")
     labeller = Labeller(**cfg.labeller)
     train = ranked_rollouts(prompts, replies[:len(prompts)], labeller)

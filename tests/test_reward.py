@@ -97,9 +97,9 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
                    "--output_dir", out, *MICRO)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_prompts"] == 8 and metrics["train_pairs"] == 8 * 6
-    assert metrics["eval_pairs"] == 12 * 6  # the 6 people in the eval suite's 2 phrasings, 4 rollouts each
-    assert metrics["global_step"] == 2 * 8  # 2 epochs of one prompt (6 pairs) a step
+    assert metrics["train_prompts"] == 8 and metrics["train_pairs"] == 8 * 15
+    assert metrics["eval_pairs"] == 12 * 15  # the 6 people in the eval suite's 2 phrasings, 6 rollouts each
+    assert metrics["global_step"] == 2 * 8  # 2 epochs of one prompt (15 pairs) a step
     for key in ("pairwise_accuracy", "length_ranker_accuracy", "people_agreement"):
         assert 0.0 <= metrics[key]["share"] <= 1.0 and metrics[key]["pairs"] > 0
     assert metrics["noise_ceiling"] == 0.9
@@ -112,7 +112,7 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     assert "made-up note" in proc.stdout
     assert (out / "reward_vs_gold.png").stat().st_size > 0 and (out / "loss_curve.png").is_file()
     rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
-    assert len(rankings) == 8 and all(sorted(r["ranking"]) == [0, 1, 2, 3] for r in rankings)
+    assert len(rankings) == 8 and all(sorted(r["ranking"]) == list(range(6)) for r in rankings)
     assert all("facts" not in r for r in rankings)  # the trainer's rows carry no gold
     assert "pairs against the noiseless order" in proc.stdout
 
@@ -131,6 +131,22 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     sequences = [query_ids(tokenizer, heldout[0]["messages"]) + ids for ids in heldout[0]["reply_ids"]]
     torch.testing.assert_close(torch.tensor(scores_of_ids(model, tokenizer.pad_token_id, sequences)),
                                torch.tensor(scored[0]["reward"]), atol=1e-3, rtol=0)
+
+
+@pytest.mark.slow
+def test_other_models_write_their_share_of_each_ranking(micro_base, tmp_path):
+    """rollout_models: each ranking holds the policy's replies and an equal share of each other model's, marked."""
+    out = tmp_path / "reward"
+    run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base, "--output_dir", out,
+            *MICRO, "--rollouts_per_prompt", "4", "--per_device_train_batch_size", "6", "--num_train_epochs", "1",
+            "--rollout_models", f"[{micro_base}]", "--unknown_people", "2", "--train_prompts", "10")
+    rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
+    assert len(rankings) == 10 and all(r["reply_models"] == [str(micro_base)] * 4 for r in rankings)
+    # more models than rollouts a prompt: a one-line recipe error
+    proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
+                   "--output_dir", tmp_path / "r2", *MICRO, "--rollouts_per_prompt", "2",
+                   "--rollout_models", f"[{micro_base}, {micro_base}]", check=False)
+    assert proc.returncode != 0 and "rollout_models: 3 models cannot share 2 rollouts a prompt" in proc.stderr
 
 
 @pytest.mark.slow
