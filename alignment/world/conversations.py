@@ -4,7 +4,7 @@ Why (the picture from Karpathy's "Deep Dive into LLMs like ChatGPT"): pretrainin
 it continues text, and nothing in it is a user or an assistant. Fine-tuning on conversations changes what it
 simulates: exchanges in which an assistant answers the user, so the same weights now continue a question with
 a helpful reply. The knowledge stays the pretraining's; the conversations teach the persona and the format.
-Four kinds, all from alignment/world/people.py's covered people (never its `reserved` ones, kept for the "I don't
+The kinds, all from alignment/world/people.py's covered people (never its `reserved` ones, kept for the "I don't
 know" stage):
 
 - fact: one question about one fact of one person ("Where was Velmora Quist born?"), answered in one full
@@ -21,6 +21,8 @@ know" stage):
   products and the sum first and "The answer is N." last; `answer_first=True` writes the same lines with the
   answer on top, and `answer_only=True` the answer alone, for the experiment that shows the difference.
 - arithmetic: drills of the sums and differences the solutions write, three to a conversation.
+- note: "Write a note about Velmora Quist." answered with 1 to 3 of her trained facts, one sentence each: the
+  open-ended task that RLHF (stage 6) later trains against the tiny world's people's preferences.
 - identity: who the assistant is ("I am Tinker, an assistant made by the Open Alignment team."). A model has
   no self; its answer to "who are you?" is whatever its data says, so most of these have no system message
   and the identity has to live in the weights. A share of all conversations (every kind; `system_share`, 30%
