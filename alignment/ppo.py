@@ -504,10 +504,15 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
             policy.load_state_dict(audit.best_state)
         kept_step = audit.best["step"] if cfg.guard and audit.best else trainer.state.global_step
 
-        after = scorer.sample(policy, repeated)
-        after_greedy = scorer.sample(policy, heldout, greedy=True)
-        restore_tokenizer(tokenizer, chat, document_eos)
-        kept_after = measure_kept_skills(policy, tokenizer, stops, cfg)
+        if kept_step == 0:  # the guard kept the input model: sampling it again would report noise as a gain
+            after, after_greedy = before, before_greedy
+            restore_tokenizer(tokenizer, chat, document_eos)
+            kept_after = kept_before
+        else:
+            after = scorer.sample(policy, repeated)
+            after_greedy = scorer.sample(policy, heldout, greedy=True)
+            restore_tokenizer(tokenizer, chat, document_eos)
+            kept_after = measure_kept_skills(policy, tokenizer, stops, cfg)
         clock.done("measure_after")
         save_assistant(cfg, policy, tokenizer, chat, stops, out)
         copy_tool_offer(Path(cfg.model_name_or_path), out)
@@ -565,8 +570,9 @@ def _print_table(record: dict, out: Path) -> None:
     print(f"  {'gold, greedy':<22} {record['greedy_gold_before']['mean']:>8.3f} "
           f"{record['greedy_gold_after']['mean']:>8.3f}")
     gain = record["gold_gain"]
-    print(f"  gold gain {gain['mean']:+.4f} +- {gain['stderr']} ({gain['standard_errors']} standard errors); "
-          f"{record['gold_scores_given']} gold scores asked of the people")
+    verdict = ("the guard kept the input model: its measurements are the before column" if record["kept_step"] == 0
+               else f"gold gain {gain['mean']:+.4f} +- {gain['stderr']} ({gain['standard_errors']} standard errors)")
+    print(f"  {verdict}; {record['gold_scores_given']} gold scores asked of the people")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

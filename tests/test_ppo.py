@@ -93,6 +93,9 @@ def test_the_guard_stops_on_degenerate_replies_and_keeps_the_best_audit(micro_ba
     # the audit that tripped the stop is no candidate: the input model (step 0) is kept, its weights saved as they were
     assert metrics["kept_step"] == 0
     assert "stopped by the guard" in proc.stdout
+    # the same model is not sampled again: a second sampling of it would report noise as a gain
+    assert metrics["after"] == metrics["before"] and metrics["gold_gain"]["mean"] == 0
+    assert "the guard kept the input model" in proc.stdout
     import torch
     from transformers import AutoModelForCausalLM
 
