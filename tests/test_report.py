@@ -155,7 +155,7 @@ def _blue_pixels(png) -> int:
 
 
 def test_the_report_renders_with_its_images_in_a_headless_browser(tmp_path):
-    """Where Chromium is installed (not on the development machines, which have no browser): a headless screenshot
+    """Where Chromium is installed (Debian's `chromium` package; passed with Chromium 156): a headless screenshot
     of report.html shows its plots (matplotlib's blue), and the same page with the images taken out shows none."""
     import subprocess
 
