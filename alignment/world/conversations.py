@@ -58,7 +58,7 @@ NGRAM = 8  # word n-gram length of the leakage check
 
 @dataclass
 class ConversationSizes:
-    """How many items of each kind; the defaults (sized for the default 120-person world) give 4,700 training
+    """How many items of each kind; the defaults (sized for the default 120-person world) give 5,300 training
     conversations. The tiny recipe sets its own (recipes/tiny/sft.yaml)."""
 
     fact_questions: int = 1500  # ~3 phrasings of each of the 480 train pairs of the default 120-person world
