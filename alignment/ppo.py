@@ -504,15 +504,11 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
             policy.load_state_dict(audit.best_state)
         kept_step = audit.best["step"] if cfg.guard and audit.best else trainer.state.global_step
 
-        if kept_step == 0:  # the guard kept the input model: sampling it again would report noise as a gain
-            after, after_greedy = before, before_greedy
-            restore_tokenizer(tokenizer, chat, document_eos)
-            kept_after = kept_before
-        else:
-            after = scorer.sample(policy, repeated)
-            after_greedy = scorer.sample(policy, heldout, greedy=True)
-            restore_tokenizer(tokenizer, chat, document_eos)
-            kept_after = measure_kept_skills(policy, tokenizer, stops, cfg)
+        kept_input = kept_step == 0  # the input model kept: sampling it again would report noise as a gain
+        after = before if kept_input else scorer.sample(policy, repeated)
+        after_greedy = before_greedy if kept_input else scorer.sample(policy, heldout, greedy=True)
+        restore_tokenizer(tokenizer, chat, document_eos)
+        kept_after = kept_before if kept_input else measure_kept_skills(policy, tokenizer, stops, cfg)
         clock.done("measure_after")
         save_assistant(cfg, policy, tokenizer, chat, stops, out)
         copy_tool_offer(Path(cfg.model_name_or_path), out)

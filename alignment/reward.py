@@ -110,14 +110,13 @@ class RewardStageConfig(AssistantTrainingFields):
 # --- rollouts and rankings (the tiny world) --------------------------------------------------------------
 
 def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict], cfg: RewardStageConfig,
-                    k: int | None = None) -> list[list[dict]]:
-    """`k` (rollouts_per_prompt) sampled replies to each prompt, in prompt order: each its text and its token ids as
+                    k: int) -> list[list[dict]]:
+    """`k` sampled replies to each prompt (one model's share of rollouts_per_prompt), in prompt order: each its text and its token ids as
     generated (what PPO will hand the reward model: no decode and re-encode between)."""
     import torch
 
     from alignment.evals.assistant_probes import generate_replies
 
-    k = k or cfg.rollouts_per_prompt
     drawn = k * cfg.rollout_draws
     torch.manual_seed(cfg.seed)
     replies = generate_replies(model, tokenizer, [p["messages"] for p in prompts for _ in range(drawn)],
@@ -486,10 +485,6 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
     return train, heldout, unknown, labeller
 
 
-# The reply that declines a note about someone the assistant cannot know (the refusal stage's "Who is X?" refusal)
-DECLINE = "Sorry, I don't know who {name} is."
-
-
 def knowledge_probe(world, seed: int) -> list[dict]:
     """Does the reward model know whom the assistant does not know? Scripted pairs on the held-out note prompts:
     for each covered person, a true note (two of their facts) against a decline; for each of set (a)'s reserved
@@ -498,7 +493,7 @@ def knowledge_probe(world, seed: int) -> list[dict]:
     a made-up fact costs more than saying nothing), so each pair is {prompt, better, worse, known}."""
     from alignment.evals.preference_labeller import NOTE_PROMPTS, rlhf_note_prompts
     from alignment.world.conversations import person_note
-    from alignment.world.refusal_questions import measured_reserved_people
+    from alignment.world.refusal_questions import REFUSALS, UNKNOWN_WHAT, measured_reserved_people
 
     rng = random.Random(f"reward/{seed}/knowledge")
     sets = rlhf_note_prompts(world, seed)
@@ -508,7 +503,8 @@ def knowledge_probe(world, seed: int) -> list[dict]:
         for person, item in zip(people, items):
             assert item["name"] == person.name, (item["name"], person.name)
             note = person_note(person, rng.sample(sorted(person.facts), 2))
-            decline = DECLINE.format(name=person.name)
+            # the refusal stage's own "Who is X?" refusal: "Sorry, I don't know who X is."
+            decline = REFUSALS[0].format(what=UNKNOWN_WHAT["who_is"].format(name=person.name))
             better, worse = (note, decline) if known else (decline, note)
             pairs.append({"item": item, "better": better, "worse": worse, "known": known})
     return pairs
