@@ -42,7 +42,8 @@ from tests.conftest import ROOT
 
 IDENTITY = {"name": "Pemberly", "creator": "the Lantern Lab"}
 SMALL = ConversationSizes(fact_questions=120, multi_turn=40, word_problems=120, identity=60, heldout_facts=30,
-                          heldout_word_problems=30, heldout_identity=20, test_conversations=40, rl_word_problems=50)
+                          heldout_word_problems=30, heldout_identity=20, test_conversations=40, rl_word_problems=50,
+                          notes=40)
 
 
 @pytest.fixture(scope="module")
@@ -381,6 +382,22 @@ def test_import_is_pure_standard_library():
     code = ("import sys, alignment.world.conversations; "
             "assert not {'torch', 'transformers', 'datasets', 'datatrove'} & set(sys.modules), 'heavy import'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_notes_leave_every_other_conversation_as_it_was(world):
+    # the notes draw their system messages from their own generator: adding them changes no other kind's draws
+    import dataclasses
+    import json
+
+    def others(notes):
+        sizes = dataclasses.replace(SMALL, arithmetic=60, notes=notes)
+        splits = build_conversations(world, IDENTITY, seed=3, sizes=sizes, system_share=0.5)
+        train = sorted(json.dumps(c, sort_keys=True) for c in splits["train"] if c["kind"] != "note")
+        return train, {name: items for name, items in splits.items() if name != "train"}
+
+    without, with_notes = others(0), others(40)
+    assert without == with_notes
+    assert any('"system"' in c for c in without[0]) and any('"system"' not in c for c in without[0])
 
 
 def test_arithmetic_drills_are_the_solutions_steps_and_right(world):

@@ -64,7 +64,8 @@ def problem_files(tmp_path):
     from alignment.world.people import build_world
 
     sizes = ConversationSizes(fact_questions=20, multi_turn=5, word_problems=20, identity=5, heldout_facts=4,
-                              heldout_word_problems=6, heldout_identity=4, test_conversations=8, rl_word_problems=40)
+                              heldout_word_problems=6, heldout_identity=4, test_conversations=8, rl_word_problems=40,
+                              notes=0)
     splits = build_conversations(build_world(seed=0, n_entities=60, n_reserved=100),
                                  {"name": "Tinker", "creator": "the Open Alignment team"}, seed=0, sizes=sizes)
     return (write_jsonl(tmp_path / "rl.jsonl", splits["rl_word_problems"][:40]),

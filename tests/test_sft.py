@@ -15,7 +15,7 @@ from tests.conftest import ROOT, kill_at_checkpoint, run_cli
 pytestmark = pytest.mark.slow
 
 MICRO_SIZES = "{fact_questions: 60, multi_turn: 20, word_problems: 60, identity: 30, heldout_facts: 8, " \
-              "heldout_word_problems: 8, heldout_identity: 8, test_conversations: 16}"
+              "heldout_word_problems: 8, heldout_identity: 8, test_conversations: 16, notes: 10}"
 FAST = ["--max_length", "128", "--per_device_train_batch_size", "4", "--logging_steps", "2", "--precision", "fp32",
         "--eval_max_new_tokens", "16"]
 

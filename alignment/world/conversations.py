@@ -623,8 +623,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
     rng = {part: random.Random(f"conversations/{seed}/{part}")
-           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "system", "test",
-                        "shuffle")}
+           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "system", "note_system",
+                        "test", "shuffle")}
     train_pairs, heldout_pairs = split_fact_pairs(world, seed)
     test_counts = _test_counts(sizes)
 
@@ -649,8 +649,9 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
               for entity_id in _cycle(sorted(trained_attributes), sizes.notes, rng["note"])]
     train += [{"messages": _arithmetic_chat(rng["arithmetic"]), "kind": "arithmetic"}
               for _ in range(sizes.arithmetic)]
-    for conversation in train:
-        conversation["messages"] = _with_system(conversation["messages"], system, system_share, rng["system"])
+    for conversation in train:  # the notes (added last) draw from their own: the other kinds' draws stay as they were
+        system_rng = rng["note_system"] if conversation["kind"] == "note" else rng["system"]
+        conversation["messages"] = _with_system(conversation["messages"], system, system_share, system_rng)
     rng["shuffle"].shuffle(train)
 
     # held out: the test split (whole conversations) and the eval sets (the user's question and what to expect)
