@@ -158,3 +158,22 @@ def end_of_turn_ids(tokenizer) -> set[int]:
     if after and after[0] in specials:
         ids.add(after[0])
     return ids
+
+
+def check_same_vocabulary(reference: tuple[str, str], others, why: str) -> None:
+    """Each (field, dir or hub id) of `others` has the tokenizer vocabulary of `reference` (the policy's), checked
+    before any weights load: token ids pass between these models as they are, so another vocabulary would make
+    them mean other words. Raises a one-line RecipeError naming the field and `why`."""
+    from transformers import AutoTokenizer
+
+    def vocab(name: str, path: str) -> dict:
+        try:
+            return AutoTokenizer.from_pretrained(path).get_vocab()
+        except (OSError, ValueError) as e:
+            raise RecipeError(f"{name}: could not load a tokenizer from {path!r}: {str(e).strip().splitlines()[0]}") \
+                from None
+
+    expected = vocab(*reference)
+    for name, path in others:
+        if vocab(name, path) != expected:
+            raise RecipeError(f"{name}: {path} has another tokenizer than the policy's; {why}")

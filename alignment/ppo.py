@@ -388,22 +388,11 @@ def _scorer_dirs(cfg: PPOStageConfig) -> tuple[tuple[str, str], ...]:
 
 
 def check_tokenizers(cfg: PPOStageConfig) -> None:
-    """The reward and value models read the policy's token ids as they are: the same vocabulary, checked before any
-    weights load."""
-    from transformers import AutoTokenizer
+    """The reward and value models read the policy's token ids as they are: the same vocabulary."""
+    from alignment.chat_setup import check_same_vocabulary
 
-    def vocab(name: str, path: str) -> dict:
-        try:
-            return AutoTokenizer.from_pretrained(path).get_vocab()
-        except (OSError, ValueError) as e:
-            raise RecipeError(f"{name}: could not load a tokenizer from {path!r}: {str(e).strip().splitlines()[0]}") \
-                from None
-
-    policy = vocab("model_name_or_path", cfg.tokenizer or cfg.model_name_or_path)
-    for name, path in _scorer_dirs(cfg):
-        if vocab(name, path) != policy:
-            raise RecipeError(f"{name}: {path} has another tokenizer than the policy's; PPO hands it the policy's "
-                              "token ids (train it on this policy: alignment reward)")
+    check_same_vocabulary(("model_name_or_path", cfg.tokenizer or cfg.model_name_or_path), _scorer_dirs(cfg),
+                          "PPO hands it the policy's token ids (train it on this policy: alignment reward)")
 
 
 def load_scorers(cfg: PPOStageConfig, tokenizer):

@@ -6,9 +6,11 @@ reward model learns to simulate their preferences, and RL runs against the simul
 
     alignment reward --config recipes/tiny/reward.yaml
 
-1. Rollouts (the tiny world): `rollouts_per_prompt` replies of the policy (the input model) to each of
-   `train_prompts` note prompts ("Write a few sentences about Velmora Quist."), sampled at `rollout_temperature`,
-   and as many to the held-out notes (every person in the eval suite's phrasings, which no trainer sees).
+1. Rollouts (the tiny world): `rollouts_per_prompt` replies to each of `train_prompts` note prompts ("Write a few
+   sentences about Velmora Quist."; with `unknown_people`, some about people in no corpus), sampled at
+   `rollout_temperature`: the policy's (the input model's), or an equal share of the policy's and of each of
+   `rollout_models`', different replies first (`rollout_draws`). As many to the held-out notes: every covered
+   person in the eval suite's phrasings, and set (a)'s reserved people (no page anywhere), which no trainer sees.
 2. Rankings: the tiny world's people (alignment/evals/preference_labeller.py, hidden from the trainer: it sees only
    their orders) rank each prompt's replies with human-like noise. A ranking of k replies becomes its C(k, 2)
    chosen / rejected pairs, with a margin from the rank gap where the recipe asks for one. Or, instead of 1-2, any
@@ -17,8 +19,9 @@ reward model learns to simulate their preferences, and RL runs against the simul
    policy's own model (sharing its tokenizer). A prompt's pairs share a batch (a sampler of ours: RewardTrainer
    shuffles pairs apart). A killed run resumes from its last checkpoint.
 4. Measure on the held-out rankings: pairwise accuracy against the labeller's noiseless order, beside a ranker that
-   prefers the longer reply and the noise ceiling, and the correlation of reward and gold score; metrics.json, and a
-   plot of reward against gold score.
+   prefers the longer reply and the noise ceiling, and the correlation of reward and gold score, for covered people
+   and (`unknown_people_rankings`) for people nobody can know; whom it knows it does not know (`knowledge`:
+   scripted true notes, made-up notes and declines); metrics.json, and a plot of reward against gold score.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ class RewardStageConfig(AssistantTrainingFields):
     rollouts_per_prompt: int = field(default=4, metadata={"help": "Replies ranked per prompt (k: C(k, 2) pairs)."})
     rollout_temperature: float = field(default=1.0, metadata={"help": "Temperature of the sampled rollouts."})
     rollout_draws: int = field(default=1, metadata={
-        "help": "Sample this many times rollouts_per_prompt replies and rank rollouts_per_prompt of them, different "
-                "ones first (a small model repeats itself: 534 of 1,800 tiny pairs were two identical replies)."})
+        "help": "Each model samples this many times its share of rollouts_per_prompt replies and keeps its share, "
+                "different ones first (a small model repeats itself: 534 of 1,800 tiny pairs were two identical "
+                "replies)."})
     rollout_max_new_tokens: int = field(default=64, metadata={"help": "Reply budget of a rollout."})
     rollout_models: list[str] = field(default_factory=list, metadata={
         "help": "More models (dirs or hub ids, the policy's tokenizer) whose replies join the policy's in each ranking, "
@@ -70,6 +74,12 @@ class RewardStageConfig(AssistantTrainingFields):
     unknown_people: int = field(default=0, metadata={
         "help": "Training note prompts about this many people in no corpus besides the world's (preference_labeller."
                 "rlhf_note_prompts): the people prefer a decline there, so practising notes does not undo refusals."})
+    decline_share: float = field(default=0.0, metadata={
+        "help": "Share of the training rankings whose last reply is replaced by a decline in the refusal stage's "
+                "words (\"Sorry, but I don't know who X is.\"), ranked by the people like any reply: below a true "
+                "note about someone the world covers, above a made-up one about someone nobody knows. A policy that "
+                "learnt to decline rarely does so about people it knows, so without these the reward model never "
+                "sees what a decline is worth there."})
     margin_per_rank: float | None = field(default=None, metadata={
         "help": "A margin of this much per rank apart in each pair's loss (TRL's margin column); None: no margin."})
 
@@ -95,6 +105,8 @@ class RewardStageConfig(AssistantTrainingFields):
         if len(self.rollout_models) + 1 > self.rollouts_per_prompt:
             raise RecipeError(f"rollout_models: {len(self.rollout_models) + 1} models cannot share "
                               f"{self.rollouts_per_prompt} rollouts a prompt; raise rollouts_per_prompt")
+        if not 0.0 <= self.decline_share <= 1.0:
+            raise RecipeError(f"decline_share: expected a share between 0 and 1, got {self.decline_share}")
         if not 0.0 < self.preference_eval_share < 1.0:
             raise RecipeError(f"preference_eval_share: expected a share between 0 and 1, got "
                               f"{self.preference_eval_share}")
@@ -136,9 +148,13 @@ def rollouts_of_models(cfg: RewardStageConfig, prompts: list[dict]) -> list[list
     policy's first; each reply marked with its model)."""
     from dataclasses import replace
 
+    from alignment.chat_setup import check_same_vocabulary
     from alignment.sft_training import prepare_model
     from alignment.training import resolve_precision
 
+    check_same_vocabulary(("model_name_or_path", cfg.tokenizer or cfg.model_name_or_path),
+                          [("rollout_models", name) for name in cfg.rollout_models],
+                          "the reward model reads every reply's token ids as sampled")
     models = [cfg.model_name_or_path, *cfg.rollout_models]
     shares = [cfg.rollouts_per_prompt // len(models) + (i < cfg.rollouts_per_prompt % len(models))
               for i in range(len(models))]
@@ -461,9 +477,9 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 # --- the stage -------------------------------------------------------------------------------------
 
-def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict], list[dict], object]:
+def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict], list[dict], object, list[dict]]:
     """(train rankings, held-out rankings about covered people, held-out rankings about people nobody can know, the
-    labeller): the policy's rollouts to the note prompts, ranked."""
+    labeller, knowledge_probe's pairs on the same held-out prompts): the rollouts to the note prompts, ranked."""
     from alignment.evals.preference_labeller import Labeller, rlhf_note_prompts
     from alignment.world.people import build_world
 
@@ -475,6 +491,9 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
           f"to each of {len(prompts)} training and {len(heldout_prompts)} + {len(unknown_prompts)} held-out note "
           "prompts", flush=True)
     replies = rollouts_of_models(cfg, prompts + heldout_prompts + unknown_prompts)
+    if cfg.decline_share:
+        added = add_declines(cfg, prompts, replies[:len(prompts)])
+        print(f"reward: a scripted decline in {added} of the {len(prompts)} training rankings", flush=True)
     clock.done("rollouts")
     labeller = Labeller(**cfg.labeller)
     train = ranked_rollouts(prompts, replies[:len(prompts)], labeller)
@@ -482,24 +501,57 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
     unknown = ranked_rollouts(unknown_prompts, replies[len(prompts) + len(heldout_prompts):], labeller)
     for record, prompt in zip(heldout + unknown, heldout_prompts + unknown_prompts):
         record["facts"] = prompt["facts"]  # for the gold scores of the measurement only: never in a training row
-    return train, heldout, unknown, labeller
+    return train, heldout, unknown, labeller, knowledge_probe(world, heldout_prompts, unknown_prompts, cfg.seed)
 
 
-def knowledge_probe(world, seed: int) -> list[dict]:
+def decline_reply(name: str, rng: random.Random) -> str:
+    """A "Who is X?" refusal of the refusal stage in one of its phrasings other than the first, which
+    knowledge_probe measures with."""
+    from alignment.world.refusal_questions import REFUSALS, UNKNOWN_WHAT
+
+    return rng.choice(REFUSALS[1:]).format(what=UNKNOWN_WHAT["who_is"].format(name=name))
+
+
+def add_declines(cfg: RewardStageConfig, prompts: list[dict], replies: list[list[dict]]) -> int:
+    """decline_share of the prompts (a seeded draw) get a decline as their last reply, with the ids the policy would
+    sample for it (the template's rendering through the end of its turn), marked as scripted; a prompt whose replies
+    hold that decline already is left as it is. Returns how many were added."""
+    from transformers import AutoTokenizer
+
+    from alignment.chat_setup import end_of_turn_ids
+    from alignment.evals.reward_model_scores import query_ids, scored_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model_name_or_path)
+    turn_ends = end_of_turn_ids(tokenizer)
+    rng = random.Random(f"reward/{cfg.seed}/declines")
+    chosen = rng.sample(range(len(prompts)), round(cfg.decline_share * len(prompts)))
+    added = 0
+    for i in sorted(chosen):
+        text = decline_reply(prompts[i]["name"], rng)
+        if any(reply["text"] == text for reply in replies[i]):
+            continue
+        conversation = prompts[i]["messages"] + [{"role": "assistant", "content": text}]
+        ids = scored_ids(tokenizer, conversation, turn_ends)[len(query_ids(tokenizer, prompts[i]["messages"])):]
+        replies[i][-1] = {"text": text, "ids": ids, "model": "scripted decline"}
+        added += 1
+    return added
+
+
+def knowledge_probe(world, heldout_prompts: list[dict], unknown_prompts: list[dict], seed: int) -> list[dict]:
     """Does the reward model know whom the assistant does not know? Scripted pairs on the held-out note prompts:
     for each covered person, a true note (two of their facts) against a decline; for each of set (a)'s reserved
     people (no page anywhere), the same two-sentence note (facts of theirs no page states: made up) against a
     decline. The people prefer the note in the first case and the decline in the second (by their gold scores:
-    a made-up fact costs more than saying nothing), so each pair is {prompt, better, worse, known}."""
-    from alignment.evals.preference_labeller import NOTE_PROMPTS, rlhf_note_prompts
+    a made-up fact costs more than saying nothing), so each pair is {prompt, better, worse, known}.
+    `heldout_prompts` / `unknown_prompts`: rlhf_note_prompts' "heldout" and "heldout_unknown" sets."""
+    from alignment.evals.preference_labeller import NOTE_PROMPTS
     from alignment.world.conversations import person_note
     from alignment.world.refusal_questions import REFUSALS, UNKNOWN_WHAT, measured_reserved_people
 
     rng = random.Random(f"reward/{seed}/knowledge")
-    sets = rlhf_note_prompts(world, seed)
     pairs = []
-    for people, items, known in ((world.entities, sets["heldout"][::len(NOTE_PROMPTS)], True),
-                                 (measured_reserved_people(world, seed), sets["heldout_unknown"], False)):
+    for people, items, known in ((world.entities, heldout_prompts[::len(NOTE_PROMPTS)], True),
+                                 (measured_reserved_people(world, seed), unknown_prompts, False)):
         for person, item in zip(people, items):
             assert item["name"] == person.name, (item["name"], person.name)
             note = person_note(person, rng.sample(sorted(person.facts), 2))
@@ -539,7 +591,6 @@ def run_reward(cfg: RewardStageConfig) -> dict:
     from alignment.sft_training import lora_config, start_over_if_changed
     from alignment.training import (LossCurve, TokensPerSecond, last_checkpoint, last_logged, measured_model,
                                     resolve_precision, trainer_optimizers)
-    from alignment.world.people import build_world
 
     out = Path(cfg.output_dir)
     precision = resolve_precision(cfg.precision)
@@ -547,7 +598,7 @@ def run_reward(cfg: RewardStageConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("reward")
         if cfg.world:
-            train_rankings, heldout, heldout_unknown, labeller = world_rankings(cfg, clock)
+            train_rankings, heldout, heldout_unknown, labeller, knowledge_pairs = world_rankings(cfg, clock)
             _write_jsonl(out / "data" / "train_rankings.jsonl", train_rankings)
             _write_jsonl(out / "data" / "heldout_rankings.jsonl", heldout)
             _write_jsonl(out / "data" / "heldout_unknown_rankings.jsonl", heldout_unknown)
@@ -612,18 +663,21 @@ def run_reward(cfg: RewardStageConfig) -> dict:
 
             rewards, golds = scored(heldout)
             measured = measure_rankings(heldout, rewards, golds, labeller.tie_margin, labeller.agreement_ceiling)
-            unknown_rewards, unknown_golds = scored(heldout_unknown)
-            measured["unknown_people"] = measure_rankings(heldout_unknown, unknown_rewards, unknown_golds,
-                                                          labeller.tie_margin, labeller.agreement_ceiling)
-            measured["knowledge"] = measure_knowledge(model, tokenizer, knowledge_probe(
-                build_world(**cfg.world), cfg.seed))
+            # a world without reserved people has nobody to ask about: nothing measured there
+            unknown_rewards, unknown_golds = scored(heldout_unknown) if heldout_unknown else ([], [])
+            measured["unknown_people_rankings"] = measure_rankings(
+                heldout_unknown, unknown_rewards, unknown_golds, labeller.tie_margin,
+                labeller.agreement_ceiling) if heldout_unknown else None
+            measured["knowledge"] = measure_knowledge(model, tokenizer, knowledge_pairs)
             plot_reward_against_gold([r for rs in rewards for r in rs], [g for gs in golds for g in gs],
                                      out / "reward_vs_gold.png")
             _write_jsonl(out / "data" / "heldout_scored.jsonl",
-                         [{"prompt": r["messages"][-1]["content"], "replies": r["replies"],
+                         [{"set": people, "prompt": r["messages"][-1]["content"], "replies": r["replies"],
                            "reward": [round(x, 4) for x in rs], "gold": gs, "ranking": r["ranking"]}
-                          for r, rs, gs in zip(heldout + heldout_unknown, rewards + unknown_rewards,
-                                               golds + unknown_golds)])
+                          for people, records, all_rewards, all_golds in (
+                              ("covered", heldout, rewards, golds),
+                              ("unknown", heldout_unknown, unknown_rewards, unknown_golds))
+                          for r, rs, gs in zip(records, all_rewards, all_golds)])
         clock.done("measure")
         record = run.write({
             "base_model": cfg.model_name_or_path,
@@ -663,10 +717,12 @@ def _print_table(record: dict, out: Path) -> None:
               f"Spearman {record['spearman_reward_gold']}")
         print(f"  gold of a reply {record['gold_mean_reply']}; best of {record['rollouts_per_prompt']} by reward "
               f"{record['gold_best_of_k_by_reward']}, by gold {record['gold_best_of_k_by_gold']}")
-        unknown = record["unknown_people"]["pairwise_accuracy"]
-        print(f"  people nobody can know: {unknown['share']} of {unknown['pairs']} rollout pairs; a decline over a "
-              f"made-up note {record['knowledge']['decline_over_made_up_note_unknown']['share']}, a true note over a "
-              f"decline (covered people) {record['knowledge']['true_note_over_decline_known']['share']}")
+        if record["unknown_people_rankings"]:
+            unknown = record["unknown_people_rankings"]["pairwise_accuracy"]
+            print(f"  people nobody can know: {unknown['share']} of {unknown['pairs']} rollout pairs; a decline over "
+                  f"a made-up note {record['knowledge']['decline_over_made_up_note_unknown']['share']}")
+        print(f"  a true note over a decline (covered people) "
+              f"{record['knowledge']['true_note_over_decline_known']['share']}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

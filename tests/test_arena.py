@@ -96,6 +96,9 @@ def test_rlhf_prompts_about_people_nobody_can_know_have_no_true_facts():
     person = measured[0]
     made_up = person_note(person, ["hometown", "profession"])
     assert gold_parts(sets["heldout_unknown"][0], made_up)["true"] < 0
+    # the training prompts do not move the measured and audited ones: PPO's two guarded runs audit the same notes
+    without = rlhf_note_prompts(world, seed=0)
+    assert all(sets[name] == without[name] for name in ("heldout", "heldout_unknown", "audit"))
 
 
 def test_the_labeller_agrees_with_the_gold_order_at_its_stated_ceiling():

@@ -95,7 +95,7 @@ MICRO = ["--world", "{seed: 0, n_entities: 6, n_reserved: 4}", "--train_prompts"
 def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micro_base, tmp_path):
     out = tmp_path / "reward"
     proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
-                   "--output_dir", out, *MICRO)
+                   "--output_dir", out, *MICRO, "--decline_share", "0.5")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_prompts"] == 8 and metrics["train_pairs"] == 8 * 15
     assert metrics["eval_pairs"] == 12 * 15  # the 6 people in the eval suite's 2 phrasings, 6 rollouts each
@@ -104,7 +104,7 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
         assert 0.0 <= metrics[key]["share"] <= 1.0 and metrics[key]["pairs"] > 0
     assert metrics["noise_ceiling"] == 0.9
     # whom it does not know: rollouts about set (a)'s reserved people (2 of the 4), and the scripted pairs
-    assert metrics["unknown_people"]["prompts"] == 2
+    assert metrics["unknown_people_rankings"]["prompts"] == 2
     knowledge = metrics["knowledge"]
     assert knowledge["true_note_over_decline_known"]["pairs"] == 6
     assert knowledge["decline_over_made_up_note_unknown"]["pairs"] == 2
@@ -114,6 +114,10 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
     assert len(rankings) == 8 and all(sorted(r["ranking"]) == list(range(6)) for r in rankings)
     assert all("facts" not in r for r in rankings)  # the trainer's rows carry no gold
+    # half the rankings end with a decline in the refusal stage's words, ranked by the people like any reply
+    declined = [r for r in rankings if r["reply_models"][-1] == "scripted decline"]
+    assert len(declined) == 4 and all(f"who {r['name']} is." in r["replies"][-1] for r in declined)
+    assert "a scripted decline in 4 of the 8 training rankings" in proc.stdout
     assert "pairs against the noiseless order" in proc.stdout
 
     import torch
@@ -126,6 +130,7 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     tokenizer = AutoTokenizer.from_pretrained(out)
     scored = [json.loads(line) for line in (out / "data" / "heldout_scored.jsonl").read_text().splitlines()]
     heldout = [json.loads(line) for line in (out / "data" / "heldout_rankings.jsonl").read_text().splitlines()]
+    assert [row["set"] for row in scored] == ["covered"] * 12 + ["unknown"] * 2  # which people each row asks about
     # the saved model scores the saved replies' ids (the prompt with the generation prompt, then the reply as
     # sampled: PPO's query + response) as the stage measured them
     sequences = [query_ids(tokenizer, heldout[0]["messages"]) + ids for ids in heldout[0]["reply_ids"]]
@@ -133,20 +138,54 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
                                torch.tensor(scored[0]["reward"]), atol=1e-3, rtol=0)
 
 
+def _other_model(micro_base, path, add_token: bool = False):
+    """A copy of the micro model with other weights (so its replies differ), or with another tokenizer."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    shutil.copytree(micro_base, path)
+    if add_token:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer.add_tokens(["<|not_the_policys|>"])
+        tokenizer.save_pretrained(path)
+        return path
+    model = AutoModelForCausalLM.from_pretrained(path)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * parameter.std().clamp(min=1e-3))
+    model.save_pretrained(path)
+    return path
+
+
 @pytest.mark.slow
 def test_other_models_write_their_share_of_each_ranking(micro_base, tmp_path):
-    """rollout_models: each ranking holds the policy's replies and an equal share of each other model's, marked."""
-    out = tmp_path / "reward"
-    run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base, "--output_dir", out,
-            *MICRO, "--rollouts_per_prompt", "4", "--per_device_train_batch_size", "6", "--num_train_epochs", "1",
-            "--rollout_models", f"[{micro_base}]", "--unknown_people", "2", "--train_prompts", "10")
-    rankings = [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
-    assert len(rankings) == 10 and all(r["reply_models"] == [str(micro_base)] * 4 for r in rankings)
-    # more models than rollouts a prompt: a one-line recipe error
+    """rollout_models: each ranking holds the policy's replies and an equal share of each other model's, marked: the
+    policy's share is what the policy alone samples, the other's are its own replies."""
+    other = _other_model(micro_base, tmp_path / "other")
+
+    def rankings(out, *fields):
+        run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
+                "--output_dir", out, *MICRO, "--per_device_train_batch_size", "6", "--num_train_epochs", "1",
+                "--unknown_people", "2", "--train_prompts", "10", *fields)
+        return [json.loads(line) for line in (out / "data" / "train_rankings.jsonl").read_text().splitlines()]
+
+    mixed = rankings(tmp_path / "mixed", "--rollouts_per_prompt", "4", "--rollout_models", f"[{other}]")
+    alone = rankings(tmp_path / "alone", "--rollouts_per_prompt", "2", "--per_device_train_batch_size", "2")
+    assert len(mixed) == 10 and all(r["reply_models"] == [str(micro_base)] * 2 + [str(other)] * 2 for r in mixed)
+    assert [r["replies"][:2] for r in mixed] == [r["replies"] for r in alone]
+    assert any(set(r["replies"][2:]) - set(r["replies"][:2]) for r in mixed)  # the other model's own replies
+    # more models than rollouts a prompt, or a model of another vocabulary: one-line recipe errors
     proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
                    "--output_dir", tmp_path / "r2", *MICRO, "--rollouts_per_prompt", "2",
                    "--rollout_models", f"[{micro_base}, {micro_base}]", check=False)
     assert proc.returncode != 0 and "rollout_models: 3 models cannot share 2 rollouts a prompt" in proc.stderr
+    foreign = _other_model(micro_base, tmp_path / "foreign", add_token=True)
+    proc = run_cli("reward", "--config", "recipes/tiny/reward.yaml", "--model_name_or_path", micro_base,
+                   "--output_dir", tmp_path / "r3", *MICRO, "--rollout_models", f"[{foreign}]", check=False)
+    assert proc.returncode == 2 and "rollout_models: " in proc.stderr and "has another tokenizer" in proc.stderr
 
 
 @pytest.mark.slow

@@ -75,12 +75,14 @@ def rlhf_note_prompts(world, seed: int = 0, unknown_people: int = 0) -> dict[str
     train += [_note(person, rng.choice(TRAINING_NOTE_PROMPTS), known=False)
               for person in invented_people(world, unknown_people, seed)]
     rng.shuffle(train)
-    unknown_rng = random.Random(f"notes/{seed}/rlhf-unknown")  # its own: the other sets stay as they were
+    # their own generators: the held-out and audit sets stay as they were whatever the training prompts are
+    unknown_rng = random.Random(f"notes/{seed}/rlhf-unknown")
+    audit_rng = random.Random(f"notes/{seed}/rlhf-audit")
     return {"train": train,
             "heldout": [_note(person, template) for person in world.entities for template in NOTE_PROMPTS],
             "heldout_unknown": [_note(person, unknown_rng.choice(NOTE_PROMPTS), known=False)
                                 for person in measured_reserved_people(world, seed)],
-            "audit": [_note(person, rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
+            "audit": [_note(person, audit_rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
 
 
 def _words(text: str) -> list[str]:
