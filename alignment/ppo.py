@@ -81,8 +81,9 @@ class PPOStageConfig(AssistantTrainingFields):
     max_repetition: float = field(default=0.5, metadata={
         "help": "Stop when the audit replies repeat, on average, more than this share of their own word pairs."})
     unknown_questions: int = field(default=60, metadata={
-        "help": "Fact questions about people in no corpus (people.invented_people, none of the measured set (a)) asked "
-                "at each audit: the share declined, the refusal stage's lesson, is watched (0: not asked)."})
+        "help": "Questions about people in no corpus asked at each audit (the refusal stage's probe questions about "
+                "the reserved people it taught to decline: none of the measured set (a), none of PPO's note "
+                "prompts): the share declined, the refusal stage's lesson, is watched (0: not asked; at most 300)."})
     max_decline_drop: float | None = field(default=0.05, metadata={
         "help": "The guard keeps no policy, and stops the run, once the audit's decline share on those questions is "
                 "this far below the input model's (None: declines are measured, not guarded)."})
@@ -95,7 +96,7 @@ class PPOStageConfig(AssistantTrainingFields):
 
     # --- what must stay
     skills_dir: str | None = field(default=None, metadata={
-        "help": "The SFT stage's conversations dir: identity is measured before and after."})
+        "help": "The SFT stage's conversations dir: identity and word problems are measured before and after."})
     identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
                            metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
     system_message: str | None = field(default=None, metadata={
@@ -209,19 +210,19 @@ class Scorer:
 
 
 def unknown_person_questions(world, count: int, seed: int) -> list[dict]:
-    """`count` fact questions, one each about people in no corpus (people.invented_people): items for exact_grades."""
+    """`count` of the refusal stage's probe questions about the reserved people it taught to decline (fact and
+    "Who is X?" questions; a seeded draw): items for exact_grades. They are disjoint from the measured set (a),
+    which the kept skills report, and from the invented people of PPO's note prompts, so the guard watches the
+    refusal stage's lesson on people PPO never practises on, and the final measurement is not the guard's."""
     import random
 
-    from alignment.world.conversations import fact_question
-    from alignment.world.people import ATTRIBUTES, invented_people
+    from alignment.world.refusal_questions import build_refusal_questions
 
-    rng = random.Random(f"ppo/{seed}/unknown")
-    items = []
-    for person in invented_people(world, count, seed):
-        kind = rng.choice(list(ATTRIBUTES))
-        items.append({"messages": [{"role": "user", "content": fact_question(person, kind, rng)}], "kind": kind,
-                      "answer": person.facts[kind]})
-    return items
+    taught = [i for i in build_refusal_questions(world, seed)["probe"] if i["group"] == "reserved"]
+    if count > len(taught):
+        raise RecipeError(f"unknown_questions: the refusal stage has {len(taught)} probe questions about reserved "
+                          f"people, asked {count}")
+    return random.Random(f"ppo/{seed}/unknown").sample(taught, count)
 
 
 def decline_share(policy, tokenizer, stops: list[int], items: list[dict], max_new_tokens: int) -> float:
@@ -461,7 +462,7 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         repeated = [p for p in heldout for _ in range(cfg.measure_samples)]  # a prompt's samples side by side
         before = scorer.sample(policy, repeated)
         before_greedy = scorer.sample(policy, heldout, greedy=True)
-        kept_before = measure_kept_skills(policy, tokenizer, stops, cfg)
+        kept_before = measure_kept_skills(policy, tokenizer, stops, cfg, word_problems=True)
         clock.done("measure_before")
 
         def queries(prompts):
@@ -497,7 +498,8 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         after = before if kept_input else scorer.sample(policy, repeated)
         after_greedy = before_greedy if kept_input else scorer.sample(policy, heldout, greedy=True)
         restore_tokenizer(tokenizer, chat, document_eos)
-        kept_after = kept_before if kept_input else measure_kept_skills(policy, tokenizer, stops, cfg)
+        kept_after = kept_before if kept_input else measure_kept_skills(policy, tokenizer, stops, cfg,
+                                                                                 word_problems=True)
         clock.done("measure_after")
         save_assistant(cfg, policy, tokenizer, chat, stops, out)
         copy_tool_offer(Path(cfg.model_name_or_path), out)

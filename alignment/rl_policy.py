@@ -28,9 +28,11 @@ def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
     tokenizer.chat_template = chat.inference_template
 
 
-def measure_kept_skills(model, tokenizer, stops: list[int], cfg) -> dict:
-    """What the earlier stages trained and must stay: identity (the sft stage's set) and the refusal stage's set (a).
-    `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens, seed)."""
+def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: bool = False) -> dict:
+    """What the earlier stages trained and must stay: identity (the sft stage's set), with `word_problems` the sft
+    stage's held-out word problems too (a stage that practises them, grpo, measures them itself), and the refusal
+    stage's set (a). `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens,
+    seed)."""
     result = {}
     if cfg.skills_dir:
         from alignment.conversation_files import skill_sets
@@ -38,10 +40,13 @@ def measure_kept_skills(model, tokenizer, stops: list[int], cfg) -> dict:
 
         skills = skill_sets(cfg.skills_dir)
         measured = measure_skills(model, tokenizer, {"eval_identity": skills["eval_identity"],
-                                                     "eval_word_problems": []},
+                                                     "eval_word_problems": skills["eval_word_problems"]
+                                                     if word_problems else []},
                                   cfg.identity, cfg.system_message, stops, cfg.eval_max_new_tokens)
         result["identity_accuracy_no_system"] = measured["identity_accuracy_no_system"]
         result["identity_accuracy_default_system"] = measured["identity_accuracy_default_system"]
+        if word_problems:
+            result["word_problem_accuracy"] = measured["word_problem_accuracy"]
     if cfg.world:
         from alignment.evals.assistant_probes import generate_replies
         from alignment.evals.refusal_grading import exact_grades, simpleqa_table

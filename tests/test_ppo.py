@@ -41,6 +41,25 @@ def test_recipe_mistakes_are_one_line_errors(fields, message):
         PPOStageConfig(**{"world": {"seed": 0, "n_entities": 6, "n_reserved": 4}, **fields})
 
 
+def test_the_guards_decline_questions_are_the_refusal_stages_lesson_and_not_what_is_measured():
+    from alignment.evals.preference_labeller import rlhf_note_prompts
+    from alignment.ppo import unknown_person_questions
+    from alignment.world.people import build_world
+    from alignment.world.refusal_questions import build_refusal_questions
+
+    world = build_world(seed=0, n_entities=60, n_reserved=100)
+    asked = unknown_person_questions(world, 200, seed=0)
+    assert len(asked) == 200 and asked == unknown_person_questions(world, 200, seed=0)
+    questions = build_refusal_questions(world, 0)
+    taught = {i["entity_id"] for i in questions["probe"] if i["group"] == "reserved"}
+    assert {i["entity_id"] for i in asked} <= taught  # people the refusal stage taught to decline
+    assert not {i["entity_id"] for i in asked} & {i["entity_id"] for i in questions["eval_reserved"]}  # not set (a)
+    practised = {p["name"] for p in rlhf_note_prompts(world, 0, unknown_people=200)["train"]}
+    assert not {i["name"] for i in asked} & practised  # nor anyone PPO writes notes about
+    with pytest.raises(RecipeError, match="unknown_questions: the refusal stage has 300 probe questions"):
+        unknown_person_questions(world, 301, seed=0)
+
+
 @pytest.fixture(scope="module")
 def micro_reward(micro_base, tmp_path_factory):
     out = tmp_path_factory.mktemp("micro_reward") / "reward"

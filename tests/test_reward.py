@@ -88,7 +88,9 @@ def test_the_measurement_counts_only_pairs_the_people_can_tell_apart():
 # --- the stage through the CLI, on a micro model ------------------------------------------------------
 
 MICRO = ["--world", "{seed: 0, n_entities: 6, n_reserved: 4}", "--train_prompts", "8", "--rollout_max_new_tokens",
-         "8", "--max_length", "128", "--precision", "fp32", "--logging_steps", "2", "--report_to", "[]"]
+         "8", "--max_length", "128", "--precision", "fp32", "--logging_steps", "2", "--report_to", "[]",
+         # the recipe's sft replies are the tiny pipeline's (runs/tiny/sft): the tests name theirs
+         "--rollout_models", "[]", "--unknown_people", "0", "--decline_share", "0"]
 
 
 @pytest.mark.slow
