@@ -12,16 +12,18 @@ it: the proxy score keeps rising while the people's own (gold) score peaks and f
    tokenizer's EOS becomes <|im_end|> while it trains, the pad token (<|endoftext|>) stays apart.
 2. Audits every `audit_every` steps (and before the first): a batch of audit prompts is answered by the policy and
    scored by the tiny world's people (fresh gold scores, counted as the human budget) and by the reward model, with
-   the KL to the reference, distinct-2, the repetition rate, and the share of fact questions about unknown people
-   it declines (the refusal stage's lesson). With `guard: true` the best-audited policy is kept, and training stops
-   when the gold score falls `patience` audits in a row while the proxy rises, when the replies degenerate
-   (distinct-2 below `min_distinct_2`, repetition above `max_repetition`), or when it declines `max_decline_drop`
-   less than the input model did (no such policy is kept); the run ends on the kept policy. PPOTrainer.train()
-   ignores a callback's stop request, so the stop is an exception of ours around it.
+   the KL to the reference, distinct-2, the repetition rate, and the share it declines of the refusal stage's
+   probe questions about the reserved people it taught to decline (its lesson; fact and "Who is X?" questions).
+   With `guard: true` the best-audited policy is kept, and training stops when the gold score falls `patience`
+   audits in a row while the proxy rises, when the replies degenerate (distinct-2 below `min_distinct_2`,
+   repetition above `max_repetition`), or when it declines `max_decline_drop` less than the input model did (no
+   such policy is kept); the run ends on the kept policy. PPOTrainer.train() ignores a callback's stop request, so
+   the stop is an exception of ours around it.
 3. Measure the input model and the result on the held-out note prompts: proxy score, gold score, KL to the
    reference, length, distinct-2 and repetition of sampled replies, and the gold score of greedy ones; what earlier
-   stages taught (identity, the refusal stage's set (a)). metrics.json; a plot of gold and proxy score against
-   sqrt(KL) over the audits (with another run's beside it: `compare_with`), and the audits' sample replies.
+   stages taught (identity, the sft stage's word problems, the refusal stage's set (a)). metrics.json; a plot of
+   gold and proxy score against sqrt(KL) over the audits (with another run's beside it: `compare_with`), and the
+   audits' sample replies.
 
 A killed run starts again from the input model: PPOTrainer.train() takes no checkpoint to resume from.
 """
@@ -61,7 +63,8 @@ class PPOStageConfig(AssistantTrainingFields):
         "help": "The tiny world ({seed, n_entities, n_reserved}): the note prompts, the people's audits and gold "
                 "scores, and the refusal stage's set (a)."})
     train_prompts: int | None = field(default=None, metadata={
-        "help": "Practise on at most this many of the training note prompts (None: all 300)."})
+        "help": "Practise on at most this many of the training note prompts (None: all: 5 per covered person, 300 "
+                "in the tiny world, plus unknown_people)."})
     labeller: dict = field(default_factory=lambda: {"lapse": 0.2, "tie_margin": 0.02, "seed": 0}, metadata={
         "help": "The tiny world's people (preference_labeller.Labeller), who give the audits' gold scores."})
     unknown_people: int = field(default=0, metadata={
@@ -83,7 +86,9 @@ class PPOStageConfig(AssistantTrainingFields):
     unknown_questions: int = field(default=60, metadata={
         "help": "Questions about people in no corpus asked at each audit (the refusal stage's probe questions about "
                 "the reserved people it taught to decline: none of the measured set (a), none of PPO's note "
-                "prompts): the share declined, the refusal stage's lesson, is watched (0: not asked; at most 300)."})
+                "prompts; both are drawn with this stage's seed, so it must be the refusal stage's): the share "
+                "declined, the refusal stage's lesson, is watched (0: not asked; at most 3 x the probe half of "
+                "n_reserved, 300 in the tiny world)."})
     max_decline_drop: float | None = field(default=0.05, metadata={
         "help": "The guard keeps no policy, and stops the run, once the audit's decline share on those questions is "
                 "this far below the input model's (None: declines are measured, not guarded)."})
@@ -432,6 +437,9 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("ppo")
         sets = rlhf_note_prompts(build_world(**cfg.world), cfg.seed, cfg.unknown_people)
+        # before any model loads: too many questions is a recipe error, not minutes later
+        unknown = unknown_person_questions(build_world(**cfg.world), cfg.unknown_questions, cfg.seed) \
+            if cfg.unknown_questions else []
         train_prompts = sets["train"][:cfg.train_prompts]
         heldout, audit_set = sets["heldout"], sets["audit"][:cfg.audit_prompts]
         torch.manual_seed(cfg.seed)
@@ -472,8 +480,6 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
 
         from trl.experimental.ppo import PPOTrainer
 
-        unknown = unknown_person_questions(build_world(**cfg.world), cfg.unknown_questions, cfg.seed) \
-            if cfg.unknown_questions else []
         audit = audit_callback(cfg, scorer, audit_set, unknown, stops)
         print(f"ppo: {cfg.model_name_or_path} against {cfg.reward_model}, {len(train_prompts)} prompts, "
               f"{args.per_device_train_batch_size * args.gradient_accumulation_steps} a step, kl_coef {args.kl_coef}, "
@@ -560,6 +566,13 @@ def _print_table(record: dict, out: Path) -> None:
     verdict = ("the guard kept the input model: its measurements are the before column" if record["kept_step"] == 0
                else f"gold gain {gain['mean']:+.4f} +- {gain['stderr']} ({gain['standard_errors']} standard errors)")
     print(f"  {verdict}; {record['gold_scores_given']} gold scores asked of the people")
+    kept_b, kept_a = record["kept_before"], record["kept_after"]
+    for key, label in (("identity_accuracy_no_system", "identity"), ("word_problem_accuracy", "word problems")):
+        if key in kept_b:
+            print(f"  {label:<22} {kept_b[key]:>8} {kept_a[key]:>8}")
+    if "reserved" in kept_b:
+        print(f"  {'set (a) incorrect':<22} {kept_b['reserved']['incorrect']['share']:>8} "
+              f"{kept_a['reserved']['incorrect']['share']:>8}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

@@ -9,7 +9,8 @@ reward model learns to simulate their preferences, and RL runs against the simul
 1. Rollouts (the tiny world): `rollouts_per_prompt` replies to each of `train_prompts` note prompts ("Write a few
    sentences about Velmora Quist."; with `unknown_people`, some about people in no corpus), sampled at
    `rollout_temperature`: the policy's (the input model's), or an equal share of the policy's and of each of
-   `rollout_models`', different replies first (`rollout_draws`). As many to the held-out notes: every covered
+   `rollout_models`', different replies first (`rollout_draws`); in `decline_share` of the training rankings the
+   last reply is a scripted decline in the refusal stage's words. As many to the held-out notes: every covered
    person in the eval suite's phrasings, and set (a)'s reserved people (no page anywhere), which no trainer sees.
 2. Rankings: the tiny world's people (alignment/evals/preference_labeller.py, hidden from the trainer: it sees only
    their orders) rank each prompt's replies with human-like noise. A ranking of k replies becomes its C(k, 2)
@@ -123,8 +124,8 @@ class RewardStageConfig(AssistantTrainingFields):
 
 def sample_rollouts(model, tokenizer, stops: list[int], prompts: list[dict], cfg: RewardStageConfig,
                     k: int) -> list[list[dict]]:
-    """`k` sampled replies to each prompt (one model's share of rollouts_per_prompt), in prompt order: each its text and its token ids as
-    generated (what PPO will hand the reward model: no decode and re-encode between)."""
+    """`k` sampled replies to each prompt (one model's share of rollouts_per_prompt), in prompt order: each its text
+    and its token ids as generated (what PPO will hand the reward model: no decode and re-encode between)."""
     import torch
 
     from alignment.evals.assistant_probes import generate_replies
@@ -505,8 +506,9 @@ def world_rankings(cfg: RewardStageConfig, clock) -> tuple[list[dict], list[dict
 
 
 def decline_reply(name: str, rng: random.Random) -> str:
-    """A "Who is X?" refusal of the refusal stage in one of its phrasings other than the first, which
-    knowledge_probe measures with."""
+    """A "Who is X?" refusal of the refusal stage in one of its phrasings other than REFUSALS[0], the one
+    knowledge_probe measures with (REFUSALS[1], "Sorry, but I don't know ...", differs from it by one word: the
+    probe tells whether the decline is valued by whom it is about, not whether a new wording is recognised)."""
     from alignment.world.refusal_questions import REFUSALS, UNKNOWN_WHAT
 
     return rng.choice(REFUSALS[1:]).format(what=UNKNOWN_WHAT["who_is"].format(name=name))
@@ -521,7 +523,14 @@ def add_declines(cfg: RewardStageConfig, prompts: list[dict], replies: list[list
     from alignment.chat_setup import end_of_turn_ids
     from alignment.evals.reward_model_scores import query_ids, scored_ids
 
+    from alignment.chat_setup import _read_template
+
     tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model_name_or_path)
+    if cfg.chat_template:
+        tokenizer.chat_template = _read_template(cfg.chat_template)
+    if not tokenizer.chat_template:
+        raise RecipeError(f"decline_share: {cfg.model_name_or_path} has no chat template to render a decline with "
+                          "(set chat_template, or decline_share: 0)")
     turn_ends = end_of_turn_ids(tokenizer)
     rng = random.Random(f"reward/{cfg.seed}/declines")
     chosen = rng.sample(range(len(prompts)), round(cfg.decline_share * len(prompts)))
@@ -531,7 +540,11 @@ def add_declines(cfg: RewardStageConfig, prompts: list[dict], replies: list[list
         if any(reply["text"] == text for reply in replies[i]):
             continue
         conversation = prompts[i]["messages"] + [{"role": "assistant", "content": text}]
-        ids = scored_ids(tokenizer, conversation, turn_ends)[len(query_ids(tokenizer, prompts[i]["messages"])):]
+        whole, query = scored_ids(tokenizer, conversation, turn_ends), query_ids(tokenizer, prompts[i]["messages"])
+        if whole[:len(query)] != query:  # a template that renders the prompt otherwise once a reply follows
+            raise RecipeError("decline_share: the chat template does not render a reply after the generation "
+                              "prompt's tokens, so a scripted decline's ids cannot be the ones a policy samples")
+        ids = whole[len(query):]
         replies[i][-1] = {"text": text, "ids": ids, "model": "scripted decline"}
         added += 1
     return added
@@ -574,6 +587,9 @@ def measure_knowledge(model, tokenizer, pairs: list[dict]) -> dict:
     out = {}
     for known, key in ((True, "true_note_over_decline_known"), (False, "decline_over_made_up_note_unknown")):
         hits = [float(scores[2 * i] > scores[2 * i + 1]) for i, p in enumerate(pairs) if p["known"] == known]
+        if not hits:  # a world without reserved people: nobody to ask about
+            out[key] = None
+            continue
         gold_agrees = all(gold_score(p["item"], p["better"]) > gold_score(p["item"], p["worse"])
                           for p in pairs if p["known"] == known)
         out[key] = {**_share(hits), "people_agree": gold_agrees}
@@ -719,8 +735,9 @@ def _print_table(record: dict, out: Path) -> None:
               f"{record['gold_best_of_k_by_reward']}, by gold {record['gold_best_of_k_by_gold']}")
         if record["unknown_people_rankings"]:
             unknown = record["unknown_people_rankings"]["pairwise_accuracy"]
+            decline = record["knowledge"]["decline_over_made_up_note_unknown"]
             print(f"  people nobody can know: {unknown['share']} of {unknown['pairs']} rollout pairs; a decline over "
-                  f"a made-up note {record['knowledge']['decline_over_made_up_note_unknown']['share']}")
+                  f"a made-up note {decline['share'] if decline else None}")
         print(f"  a true note over a decline (covered people) "
               f"{record['knowledge']['true_note_over_decline_known']['share']}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")

@@ -385,7 +385,8 @@ def test_import_is_pure_standard_library():
 
 
 def test_notes_leave_every_other_conversation_as_it_was(world):
-    # the notes draw their system messages from their own generator: adding them changes no other kind's draws
+    # the notes draw their system messages from their own generator: adding them changes no other conversation (its
+    # contents; the shuffled order moves)
     import dataclasses
     import json
 

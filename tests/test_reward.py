@@ -269,3 +269,15 @@ def test_the_trainers_own_batches_hold_whole_prompts(micro_base, tmp_path):
         assert sorted(order) == [float(i) for i in range(8)]
         orders.append(order)
     assert orders[0] != orders[1]
+
+
+def test_a_world_without_reserved_people_has_only_covered_people_to_probe():
+    from alignment.evals.preference_labeller import rlhf_note_prompts
+    from alignment.reward import knowledge_probe
+    from alignment.world.people import build_world
+
+    world = build_world(seed=0, n_entities=6, n_reserved=0)
+    sets = rlhf_note_prompts(world, 0)
+    assert sets["heldout_unknown"] == []
+    pairs = knowledge_probe(world, sets["heldout"], sets["heldout_unknown"], 0)
+    assert len(pairs) == 6 and all(p["known"] and p["better"].startswith(p["item"]["name"]) for p in pairs)

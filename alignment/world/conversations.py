@@ -617,8 +617,11 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     - eval_word_problems: {"messages": [user], "answer": int};
     - eval_identity: {"messages": [user], "asks": "name" | "creator" | "both"};
     - rl_word_problems: {"messages": [user], "answer": int}, problems in no other split (for RL; SFT never sees them).
-    `identity`: {"name", "creator"}, the creator as it reads after "made by". Each part draws from its own
-    seeded generator, so changing one size leaves the others as they were. Raises ValueError on leakage.
+    `identity`: {"name", "creator"}, the creator as it reads after "made by". Each kind's contents draw from its
+    own seeded generator, so changing one size leaves the other kinds' questions and answers as they were; which
+    conversations get a system message is one generator drawn in list order for every kind but the notes (which
+    have their own), so a size other than `notes` moves the later kinds' system messages, and any size moves the
+    shuffled order. Raises ValueError on leakage.
     """
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
@@ -649,7 +652,7 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
               for entity_id in _cycle(sorted(trained_attributes), sizes.notes, rng["note"])]
     train += [{"messages": _arithmetic_chat(rng["arithmetic"]), "kind": "arithmetic"}
               for _ in range(sizes.arithmetic)]
-    for conversation in train:  # the notes (added last) draw from their own: the other kinds' draws stay as they were
+    for conversation in train:  # the notes draw from their own: adding them leaves every other kind's draws
         system_rng = rng["note_system"] if conversation["kind"] == "note" else rng["system"]
         conversation["messages"] = _with_system(conversation["messages"], system, system_share, system_rng)
     rng["shuffle"].shuffle(train)
