@@ -436,10 +436,10 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
     with StageRun("ppo", out, seed=cfg.seed) as run:
         out.mkdir(parents=True, exist_ok=True)
         clock = PhaseClock("ppo")
-        sets = rlhf_note_prompts(build_world(**cfg.world), cfg.seed, cfg.unknown_people)
+        world = build_world(**cfg.world)
+        sets = rlhf_note_prompts(world, cfg.seed, cfg.unknown_people)
         # before any model loads: too many questions is a recipe error, not minutes later
-        unknown = unknown_person_questions(build_world(**cfg.world), cfg.unknown_questions, cfg.seed) \
-            if cfg.unknown_questions else []
+        unknown = unknown_person_questions(world, cfg.unknown_questions, cfg.seed) if cfg.unknown_questions else []
         train_prompts = sets["train"][:cfg.train_prompts]
         heldout, audit_set = sets["heldout"], sets["audit"][:cfg.audit_prompts]
         torch.manual_seed(cfg.seed)

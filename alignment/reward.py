@@ -219,9 +219,10 @@ def ranking_pairs(record: dict, index: int, margin_per_rank: float | None) -> li
                     "chosen": [{"role": "assistant", "content": record["replies"][order[better]]}],
                     "rejected": [{"role": "assistant", "content": record["replies"][order[worse]]}],
                     "prompt_index": index}
-            if "reply_ids" in record:  # the tokens as sampled
-                pair["chosen_reply_ids"] = record["reply_ids"][order[better]]
-                pair["rejected_reply_ids"] = record["reply_ids"][order[worse]]
+            if "reply_ids" in record:  # the tokens as sampled; a scripted reply has none (the template renders it)
+                for side, reply in (("chosen", order[better]), ("rejected", order[worse])):
+                    if record["reply_ids"][reply] is not None:
+                        pair[f"{side}_reply_ids"] = record["reply_ids"][reply]
             if margin_per_rank is not None:
                 pair["margin"] = margin_per_rank * (worse - better)
             pairs.append(pair)
@@ -515,23 +516,10 @@ def decline_reply(name: str, rng: random.Random) -> str:
 
 
 def add_declines(cfg: RewardStageConfig, prompts: list[dict], replies: list[list[dict]]) -> int:
-    """decline_share of the prompts (a seeded draw) get a decline as their last reply, with the ids the policy would
-    sample for it (the template's rendering through the end of its turn), marked as scripted; a prompt whose replies
-    hold that decline already is left as it is. Returns how many were added."""
-    from transformers import AutoTokenizer
-
-    from alignment.chat_setup import end_of_turn_ids
-    from alignment.evals.reward_model_scores import query_ids, scored_ids
-
-    from alignment.chat_setup import _read_template
-
-    tokenizer = AutoTokenizer.from_pretrained(cfg.tokenizer or cfg.model_name_or_path)
-    if cfg.chat_template:
-        tokenizer.chat_template = _read_template(cfg.chat_template)
-    if not tokenizer.chat_template:
-        raise RecipeError(f"decline_share: {cfg.model_name_or_path} has no chat template to render a decline with "
-                          "(set chat_template, or decline_share: 0)")
-    turn_ends = end_of_turn_ids(tokenizer)
+    """decline_share of the prompts (a seeded draw) get a decline as their last reply, marked as scripted, with no
+    sampled ids: tokenized_pairs renders it with the reward model's template through the end of its turn, as it
+    does any reply known only as text. A prompt whose replies hold that decline already is left as it is. Returns
+    how many were added."""
     rng = random.Random(f"reward/{cfg.seed}/declines")
     chosen = rng.sample(range(len(prompts)), round(cfg.decline_share * len(prompts)))
     added = 0
@@ -539,13 +527,7 @@ def add_declines(cfg: RewardStageConfig, prompts: list[dict], replies: list[list
         text = decline_reply(prompts[i]["name"], rng)
         if any(reply["text"] == text for reply in replies[i]):
             continue
-        conversation = prompts[i]["messages"] + [{"role": "assistant", "content": text}]
-        whole, query = scored_ids(tokenizer, conversation, turn_ends), query_ids(tokenizer, prompts[i]["messages"])
-        if whole[:len(query)] != query:  # a template that renders the prompt otherwise once a reply follows
-            raise RecipeError("decline_share: the chat template does not render a reply after the generation "
-                              "prompt's tokens, so a scripted decline's ids cannot be the ones a policy samples")
-        ids = whole[len(query):]
-        replies[i][-1] = {"text": text, "ids": ids, "model": "scripted decline"}
+        replies[i][-1] = {"text": text, "ids": None, "model": "scripted decline"}
         added += 1
     return added
 
@@ -680,10 +662,11 @@ def run_reward(cfg: RewardStageConfig) -> dict:
             rewards, golds = scored(heldout)
             measured = measure_rankings(heldout, rewards, golds, labeller.tie_margin, labeller.agreement_ceiling)
             # a world without reserved people has nobody to ask about: nothing measured there
-            unknown_rewards, unknown_golds = scored(heldout_unknown) if heldout_unknown else ([], [])
-            measured["unknown_people_rankings"] = measure_rankings(
-                heldout_unknown, unknown_rewards, unknown_golds, labeller.tie_margin,
-                labeller.agreement_ceiling) if heldout_unknown else None
+            unknown_rewards, unknown_golds, measured["unknown_people_rankings"] = [], [], None
+            if heldout_unknown:
+                unknown_rewards, unknown_golds = scored(heldout_unknown)
+                measured["unknown_people_rankings"] = measure_rankings(
+                    heldout_unknown, unknown_rewards, unknown_golds, labeller.tie_margin, labeller.agreement_ceiling)
             measured["knowledge"] = measure_knowledge(model, tokenizer, knowledge_pairs)
             plot_reward_against_gold([r for rs in rewards for r in rs], [g for gs in golds for g in gs],
                                      out / "reward_vs_gold.png")

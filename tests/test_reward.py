@@ -119,6 +119,7 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     # half the rankings end with a decline in the refusal stage's words, ranked by the people like any reply
     declined = [r for r in rankings if r["reply_models"][-1] == "scripted decline"]
     assert len(declined) == 4 and all(f"who {r['name']} is." in r["replies"][-1] for r in declined)
+    assert all(r["reply_ids"][-1] is None for r in declined)  # no sampled ids: the template renders it
     assert "a scripted decline in 4 of the 8 training rankings" in proc.stdout
     assert "pairs against the noiseless order" in proc.stdout
 
