@@ -119,7 +119,7 @@ def suite_items(cfg: EvalConfig) -> dict[str, list[dict]]:
         return sets
     world = build_world(**cfg.world)
     if wanted & {"eval_reserved", "eval_heldout", "eval_known"}:
-        sets |= {k: v for k, v in build_refusal_questions(world, cfg.seed).items() if k in wanted}
+        sets |= {k: v for k, v in build_refusal_questions(world).items() if k in wanted}
     if wanted & {"eval_letters", "eval_products", "eval_comparisons"}:
         _, heldout = python_items(cfg.seed, 0, cfg.python_heldout)
         for kind in ("letters", "products", "comparisons"):

@@ -86,7 +86,7 @@ class PPOStageConfig(AssistantTrainingFields):
     unknown_questions: int = field(default=60, metadata={
         "help": "Questions about people in no corpus asked at each audit (the refusal stage's probe questions about "
                 "the reserved people it taught to decline: none of the measured set (a), none of PPO's note "
-                "prompts; both are drawn with this stage's seed, so it must be the refusal stage's): the share "
+                "prompts; both sets are the world's, whatever this stage's seed): the share "
                 "declined, the refusal stage's lesson, is watched (0: not asked; at most 3 x the probe half of "
                 "n_reserved, 300 in the tiny world)."})
     max_decline_drop: float | None = field(default=0.05, metadata={
@@ -223,7 +223,7 @@ def unknown_person_questions(world, count: int, seed: int) -> list[dict]:
 
     from alignment.world.refusal_questions import build_refusal_questions
 
-    taught = [i for i in build_refusal_questions(world, seed)["probe"] if i["group"] == "reserved"]
+    taught = [i for i in build_refusal_questions(world)["probe"] if i["group"] == "reserved"]
     if count > len(taught):
         raise RecipeError(f"unknown_questions: the refusal stage has {len(taught)} probe questions about reserved "
                           f"people, asked {count}")

@@ -71,12 +71,12 @@ def questions(recipe: dict) -> list[Question]:
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
 
-    world, seed = build_world(**recipe["world"]), recipe.get("seed", 0)
-    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
+    world = build_world(**recipe["world"])
+    train_pairs, heldout_pairs = split_fact_pairs(world)
     trained = world.entity(next(i for i, a in train_pairs if a == "hometown"))
     heldout = world.entity(next(i for i, a in heldout_pairs if a == "hometown"))
     # a reserved person of the refusal stage's measured set (a), never trained on: the one its metrics name for chat
-    reserved = build_refusal_questions(world, seed)["eval_reserved"][0]["name"]
+    reserved = build_refusal_questions(world)["eval_reserved"][0]["name"]
     identity = (recipe.get("identity") or {}).get("name", "Tinker")
     word, letter = LETTERS
     a, b = PRODUCT

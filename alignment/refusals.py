@@ -117,8 +117,8 @@ def world_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
 
-    return build_refusal_questions(build_world(**cfg.world), seed=cfg.seed, invented=cfg.invented_people,
-                                   outside=cfg.outside_people)
+    return build_refusal_questions(build_world(**cfg.world), invented=cfg.invented_people,
+                                   outside=cfg.outside_people, seed=cfg.seed)
 
 
 def qa_questions(cfg: RefusalsConfig) -> dict[str, list[dict]]:

@@ -546,7 +546,7 @@ def knowledge_probe(world, heldout_prompts: list[dict], unknown_prompts: list[di
     rng = random.Random(f"reward/{seed}/knowledge")
     pairs = []
     for people, items, known in ((world.entities, heldout_prompts[::len(NOTE_PROMPTS)], True),
-                                 (measured_reserved_people(world, seed), unknown_prompts, False)):
+                                 (measured_reserved_people(world), unknown_prompts, False)):
         for person, item in zip(people, items):
             assert item["name"] == person.name, (item["name"], person.name)
             note = person_note(person, rng.sample(sorted(person.facts), 2))

@@ -31,8 +31,7 @@ def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
 def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: bool = False) -> dict:
     """What the earlier stages trained and must stay: identity (the sft stage's set), with `word_problems` the sft
     stage's held-out word problems too (a stage that practises them, grpo, measures them itself), and the refusal
-    stage's set (a). `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens,
-    seed)."""
+    stage's set (a). `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens)."""
     result = {}
     if cfg.skills_dir:
         from alignment.conversation_files import skill_sets
@@ -53,7 +52,7 @@ def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: 
         from alignment.world.people import build_world
         from alignment.world.refusal_questions import build_refusal_questions
 
-        items = build_refusal_questions(build_world(**cfg.world), cfg.seed)["eval_reserved"]
+        items = build_refusal_questions(build_world(**cfg.world))["eval_reserved"]
         texts = [r["text"] for r in generate_replies(model, tokenizer, [i["messages"] for i in items],
                                                      cfg.eval_max_new_tokens, stops, batch_size=256)]
         result["reserved"] = simpleqa_table(exact_grades(items, texts))

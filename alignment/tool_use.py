@@ -127,7 +127,7 @@ def questions(cfg: ToolUseConfig) -> dict[str, list[dict]]:
         out["readable_people"] = searched["readable_people"]
         out["eval_found"], out["eval_not_found"] = searched["eval_found"], searched["eval_not_found"]
     # the refusal stage's set (a), asked with no tools: the refusals it trained stay
-    out["eval_reserved"] = build_refusal_questions(world, cfg.seed)["eval_reserved"]
+    out["eval_reserved"] = build_refusal_questions(world)["eval_reserved"]
     return out
 
 

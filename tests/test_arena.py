@@ -86,8 +86,8 @@ def test_rlhf_prompts_about_people_nobody_can_know_have_no_true_facts():
     sets = rlhf_note_prompts(world, seed=0, unknown_people=20)
     assert len(sets["train"]) == 300 + 20 and len(sets["heldout"]) == 120
     # held out: set (a)'s reserved people, the half the refusal stage measures on and never trains on
-    measured = measured_reserved_people(world, 0)
-    set_a = {item["entity_id"] for item in build_refusal_questions(world, 0)["eval_reserved"]}
+    measured = measured_reserved_people(world)
+    set_a = {item["entity_id"] for item in build_refusal_questions(world)["eval_reserved"]}
     assert {p.id for p in measured} == set_a and [i["name"] for i in sets["heldout_unknown"]] == [
         p.name for p in measured]
     unknown = [i for i in sets["train"] + sets["heldout_unknown"] if None in i["facts"].values()]

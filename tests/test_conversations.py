@@ -129,7 +129,7 @@ def test_fact_answers_are_true_and_name_the_person(world, splits):
 
 
 def test_heldout_fact_pairs_never_in_training(world, splits):
-    train_pairs, heldout_pairs = split_fact_pairs(world, seed=0)
+    train_pairs, heldout_pairs = split_fact_pairs(world)
     assert set(train_pairs).isdisjoint(heldout_pairs)
     assert len(heldout_pairs) == 5 * 24  # 20% of 120 people per attribute
     train_answers = {m["content"] for m in _texts_with_role(splits["train"], "assistant")}
@@ -156,7 +156,7 @@ def test_notes_state_only_trained_facts_in_their_own_phrasings(world, splits):
     # the measured note prompts, RLHF's and the refusal stage's "Who is X?" are asked in words SFT's notes never use
     assert not set(NOTE_REQUESTS) & set(NOTE_PROMPTS + TRAINING_NOTE_PROMPTS + AUDIT_NOTE_PROMPTS + tuple(
         WHO_IS_QUESTIONS))
-    train_pairs, _ = split_fact_pairs(world, seed=0)
+    train_pairs, _ = split_fact_pairs(world)
     trained = set(train_pairs)
     notes = [c for c in splits["train"] if c["kind"] == "note"]
     assert len(notes) == ConversationSizes().notes

@@ -154,7 +154,7 @@ def test_eval_measures_each_cell_once_and_reuses_what_a_stage_measured(micro_mod
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
 
-    reserved = build_refusal_questions(build_world(**WORLD), 0)["eval_reserved"]
+    reserved = build_refusal_questions(build_world(**WORLD))["eval_reserved"]
     stale = {**record(*set_key("eval_reserved", reserved, 8), assistant, {"accuracy": 0.5, "questions": 3}, "x"),
              "code_sha256": "0" * 64}  # the very cell, measured by other code: not reused
     assert find([{**stale, "code_sha256": code_sha256()}], "refusal_reserved", stale["key"], model_sha256(assistant),

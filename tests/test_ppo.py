@@ -50,7 +50,7 @@ def test_the_guards_decline_questions_are_the_refusal_stages_lesson_and_not_what
     world = build_world(seed=0, n_entities=60, n_reserved=100)
     asked = unknown_person_questions(world, 200, seed=0)
     assert len(asked) == 200 and asked == unknown_person_questions(world, 200, seed=0)
-    questions = build_refusal_questions(world, 0)
+    questions = build_refusal_questions(world)
     taught = {i["entity_id"] for i in questions["probe"] if i["group"] == "reserved"}
     assert {i["entity_id"] for i in asked} <= taught  # people the refusal stage taught to decline
     assert not {i["entity_id"] for i in asked} & {i["entity_id"] for i in questions["eval_reserved"]}  # not set (a)

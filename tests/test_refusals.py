@@ -94,12 +94,12 @@ def _question_text(items):
 
 def test_probe_and_measured_sets_are_disjoint_and_sized():
     world = build_world(**WORLD)
-    sets = build_refusal_questions(world, seed=0)
+    sets = build_refusal_questions(world)
     probe_reserved = {i["entity_id"] for i in sets["probe"] if i["group"] == "reserved"}
     measured_reserved = {i["entity_id"] for i in sets["eval_reserved"]}
     assert len(measured_reserved) >= 50 and not probe_reserved & measured_reserved
     assert measured_reserved <= {e.id for e in world.reserved}
-    train_pairs, heldout_pairs = split_fact_pairs(world, 0)
+    train_pairs, heldout_pairs = split_fact_pairs(world)
     probe_heldout = {(i["entity_id"], i["kind"]) for i in sets["probe"] if i["group"] == "heldout"}
     measured_heldout = {(i["entity_id"], i["kind"]) for i in sets["eval_heldout"]}
     assert probe_heldout | measured_heldout == set(heldout_pairs) and not probe_heldout & measured_heldout
@@ -109,7 +109,26 @@ def test_probe_and_measured_sets_are_disjoint_and_sized():
     templates = {t for ts in list(FACT_QUESTIONS.values()) + list(NAME_FIRST_QUESTIONS.values()) for t in ts}
     assert not templates & {t for ts in UNSEEN_FACT_QUESTIONS.values() for t in ts}
     # deterministic
-    assert build_refusal_questions(world, seed=0) == sets
+    assert build_refusal_questions(world) == sets
+
+
+def test_the_measured_sets_are_the_worlds_whatever_a_stages_seed():
+    # a stage run with another seed (a second PPO seed, a refusal stage redrawn) must still measure people and facts
+    # that no stage trained on: the splits follow the world's seed, not the stage's
+    world = build_world(**WORLD)
+    sets = build_refusal_questions(world)
+    other_stage_seed = build_refusal_questions(world, invented=20, seed=1)
+    for name in ("eval_reserved", "eval_heldout", "eval_known"):
+        assert other_stage_seed[name] == sets[name]
+    # the sft stage under another seed holds out the same facts the refusal stage measures as (b)
+    sft_heldout = {(row["entity_id"], row["attribute"]) for row in
+                   build_conversations(world, {"name": "Tinker", "creator": "the team"}, seed=1)["eval_facts"]}
+    assert sft_heldout <= set(split_fact_pairs(world)[1])
+    assert {(i["entity_id"], i["kind"]) for i in sets["eval_heldout"]} <= set(split_fact_pairs(world)[1])
+    other_world = build_world(**{**WORLD, "seed": 1})
+    assert split_fact_pairs(other_world) != split_fact_pairs(world)
+    assert {i["entity_id"] for i in build_refusal_questions(other_world)["eval_reserved"]} != \
+        {i["entity_id"] for i in sets["eval_reserved"]}
 
 
 def test_a_right_value_about_someone_else_is_not_known():
@@ -135,11 +154,11 @@ def test_invented_people_share_no_name_part_with_the_world():
     parts = {p for e in world.entities + world.reserved for p in (e.first_name, e.last_name)}
     assert len({e.name for e in invented}) == 150
     assert not parts & {p for e in invented for p in (e.first_name, e.last_name)}
-    sets = build_refusal_questions(world, seed=0, invented=150)
+    sets = build_refusal_questions(world, invented=150)
     probe_invented = [i for i in sets["probe"] if i["group"] == "invented"]
     assert len(probe_invented) == 150 and {i["entity_id"] for i in probe_invented} == {e.id for e in invented}
     # the measured sets do not move when invented people are added
-    plain = build_refusal_questions(world, seed=0)
+    plain = build_refusal_questions(world)
     assert all(sets[k] == plain[k] for k in ("eval_reserved", "eval_heldout", "eval_known"))
 
 
@@ -155,7 +174,7 @@ def _labelled(probe, rng):
 @pytest.mark.parametrize("uncertain", ["skip", "hedge"])
 def test_training_data_follows_the_probe_labels_and_never_holds_a_measured_question(uncertain):
     world = build_world(**WORLD)
-    sets = build_refusal_questions(world, seed=0)
+    sets = build_refusal_questions(world)
     probed = _labelled(sets["probe"], random.Random(0))
     data = training_conversations(world, probed, uncertain, seed=0,
                                   phrasings={"trained": 2, "heldout": 3, "reserved": 1})

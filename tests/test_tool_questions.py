@@ -42,7 +42,7 @@ def test_held_out_words_and_numbers_are_never_in_training():
 def test_search_questions_keep_the_refusal_stages_measured_people_out_of_training():
     world = build_world(**WORLD)
     items = search_items(world, seed=0)
-    measured = {i["name"] for i in build_refusal_questions(world, 0)["eval_reserved"]}
+    measured = {i["name"] for i in build_refusal_questions(world)["eval_reserved"]}
     train_names = {i["name"] for i in items["train"]}
     assert {i["name"] for i in items["eval_not_found"]} == measured and not measured & train_names
     assert all(i["found"] for i in items["eval_found"]) and not any(i["found"] for i in items["eval_not_found"])

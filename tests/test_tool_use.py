@@ -78,7 +78,7 @@ def test_measured_questions_are_never_trained_on():
     found = {(i["name"], i["attribute"]) for i in items["eval_found"]}
     assert not found & {(i["name"], i["attribute"]) for i in items["train_search"]}
     # the refusal stage's set (a), measured here without tools, is the very set that stage measured
-    assert items["eval_reserved"] == build_refusal_questions(build_world(**WORLD), 0)["eval_reserved"]
+    assert items["eval_reserved"] == build_refusal_questions(build_world(**WORLD))["eval_reserved"]
 
 
 def test_readable_people_are_found_only_in_the_training_index(tiny_corpus, tmp_path):

@@ -81,7 +81,7 @@ def rlhf_note_prompts(world, seed: int = 0, unknown_people: int = 0) -> dict[str
     return {"train": train,
             "heldout": [_note(person, template) for person in world.entities for template in NOTE_PROMPTS],
             "heldout_unknown": [_note(person, unknown_rng.choice(NOTE_PROMPTS), known=False)
-                                for person in measured_reserved_people(world, seed)],
+                                for person in measured_reserved_people(world)],
             "audit": [_note(person, audit_rng.choice(AUDIT_NOTE_PROMPTS)) for person in world.entities]}
 
 

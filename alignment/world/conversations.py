@@ -181,9 +181,11 @@ def fact_answer(entity: Entity, attribute: str) -> str:
     return FACT_ANSWERS[attribute].format(name=entity.name, value=value, a_value=_article(value), **_tense(entity))
 
 
-def split_fact_pairs(world: World, seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(train pairs, held-out pairs) of (entity id, attribute): HELDOUT_SHARE of each attribute's people held out."""
-    rng = random.Random(f"conversations/{seed}/fact-split")
+def split_fact_pairs(world: World) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(train pairs, held-out pairs) of (entity id, attribute): HELDOUT_SHARE of each attribute's people held out.
+    The split is the world's (drawn from its seed), not a stage's: sft trains on it and every later stage measures
+    on its held-out side, so a stage run with another seed still measures facts SFT never trained."""
+    rng = random.Random(f"conversations/{world.seed}/fact-split")
     train, heldout = [], []
     for attribute in ATTRIBUTES:
         ids = [e.id for e in world.entities]
@@ -628,7 +630,7 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     rng = {part: random.Random(f"conversations/{seed}/{part}")
            for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "system", "note_system",
                         "test", "shuffle")}
-    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
+    train_pairs, heldout_pairs = split_fact_pairs(world)
     test_counts = _test_counts(sizes)
 
     # training conversations, each kind from its own generator

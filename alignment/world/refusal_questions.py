@@ -142,11 +142,13 @@ def people(world: World, invented: int, seed: int = 0, outside: int = 0) -> dict
             + outside_people(outside, seed)}
 
 
-def _halves(world: World, seed: int):
+def _halves(world: World):
     """(the generator the questions go on drawing from, SFT's train pairs, (probe, measured) halves of the held-out
-    pairs, (probe, measured) halves of the reserved people)."""
-    rng = random.Random(f"refusals/{seed}")
-    train_pairs, heldout_pairs = split_fact_pairs(world, seed)
+    pairs, (probe, measured) halves of the reserved people). All of it is the world's, from its seed: the refusal
+    stage trains on the probe halves and later stages (tool use, grpo, reward, ppo, eval) measure on the others,
+    whatever seed each of them runs with."""
+    rng = random.Random(f"refusals/{world.seed}")
+    train_pairs, heldout_pairs = split_fact_pairs(world)
     heldout = list(heldout_pairs)
     rng.shuffle(heldout)
     reserved = list(world.reserved)
@@ -156,21 +158,22 @@ def _halves(world: World, seed: int):
             (reserved[:n_probe], reserved[n_probe:]))
 
 
-def measured_reserved_people(world: World, seed: int = 0) -> list[Entity]:
+def measured_reserved_people(world: World) -> list[Entity]:
     """The reserved people of set (a): in no corpus and in no stage's training data (the probe takes the other
     half), so a later stage can measure on them what the assistant does about people it cannot know."""
-    return _halves(world, seed)[3][1]
+    return _halves(world)[3][1]
 
 
-def build_refusal_questions(world: World, seed: int = 0, measured_known: int = 150,
-                            invented: int = 0, outside: int = 0) -> dict[str, list[dict]]:
+def build_refusal_questions(world: World, measured_known: int = 150, invented: int = 0, outside: int = 0,
+                            seed: int = 0) -> dict[str, list[dict]]:
     """{"probe": [...], "eval_reserved": (a), "eval_heldout": (b), "eval_known": (c)}; each item as _item makes it.
 
     `group` says where a probe item comes from: trained (an SFT pair), heldout (the probe half of the held-out
     pairs), reserved, or invented (`invented` people beyond the world's, each asked one random kind of question:
-    more never-seen names to learn refusals from, with the measured reserved people left as they are). Uses the
-    same fact split as SFT (conversations.split_fact_pairs, same seed)."""
-    rng, train_pairs, (probe_heldout, measured_heldout), (probe_reserved, measured_reserved) = _halves(world, seed)
+    more never-seen names to learn refusals from, with the measured reserved people left as they are). Every set
+    but the invented and outside people (drawn with `seed`, the refusal stage's) is the world's (_halves), with the
+    same fact split as SFT (conversations.split_fact_pairs)."""
+    rng, train_pairs, (probe_heldout, measured_heldout), (probe_reserved, measured_reserved) = _halves(world)
     kinds = list(ATTRIBUTES) + ["who_is"]
 
     probe = [_item(world, world.entity(i), a, "trained", rng) for i, a in train_pairs]
