@@ -5,6 +5,7 @@ continuations at each evaluation, a loss-curve PNG at the end; and where a kille
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -229,13 +230,21 @@ def last_logged(history: list[dict], key: str):
 
 
 def last_checkpoint(folder: Path) -> str | None:
-    """The newest checkpoint-N dir that finished saving (the trainer state is written last)."""
+    """The newest checkpoint-N dir that finished saving: the Trainer writes its state last, so a dir whose
+    trainer_state.json is missing or does not parse was being saved when the run was killed (a kill between the
+    file's open and its write left it empty, and the resumed run failed on it), and the one before it is taken."""
     if not folder.is_dir():
         return None
-    done = [p for p in folder.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
-    if not done:
-        return None
-    return str(max(done, key=lambda p: int(re.findall(r"\d+", p.name)[-1])))
+
+    def finished(checkpoint: Path) -> bool:
+        try:
+            json.loads((checkpoint / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return True
+
+    by_step = sorted(folder.glob("checkpoint-*"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]), reverse=True)
+    return next((str(p) for p in by_step if finished(p)), None)
 
 
 class LossCurve:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,8 +26,21 @@ def run_cli(*args: str, timeout: int = 900, env: dict | None = None, check: bool
     return proc
 
 
+def saved_checkpoints(out: Path, pattern: str = "checkpoint-*") -> list[Path]:
+    """out/checkpoints' dirs whose trainer state is written whole (it is written last; a look while it is being
+    written finds it empty, and a kill then leaves a checkpoint that a resumed run must pass over)."""
+    saved = []
+    for state in (out / "checkpoints").glob(f"{pattern}/trainer_state.json"):
+        try:
+            json.loads(state.read_text())
+        except (OSError, ValueError):
+            continue
+        saved.append(state.parent)
+    return saved
+
+
 def kill_at_checkpoint(args: list, out: Path, step: int, timeout: float = 600) -> None:
-    """Start `alignment ARGS`, SIGKILL its whole process group once `out/checkpoints/checkpoint-STEP` is written
+    """Start `alignment ARGS`, SIGKILL its whole process group once `out/checkpoints/checkpoint-STEP` is saved
     (a real kill: no handler runs), and check that it had not finished."""
     import signal
     import time
@@ -34,16 +48,15 @@ def kill_at_checkpoint(args: list, out: Path, step: int, timeout: float = 600) -
     proc = subprocess.Popen([sys.executable, "-m", "alignment", *map(str, args)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None \
-            and not list((out / "checkpoints").glob(f"checkpoint-{step}/trainer_state.json")):
-        time.sleep(0.1)
+    while time.time() < deadline and proc.poll() is None and not saved_checkpoints(out, f"checkpoint-{step}"):
+        time.sleep(0.05)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:  # it had ended already (finished, or failed): the assertion below says which
         pass
     proc.wait()
     assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
-    assert list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")), \
+    assert saved_checkpoints(out), \
         f"the run ended (exit {proc.returncode}) before it wrote checkpoint-{step}"
 
 

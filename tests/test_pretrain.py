@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, saved_checkpoints
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(micro_data, tmp_path):
     while time.time() < deadline and proc.poll() is None:
         # any checkpoint: with save_total_limit 2, checkpoint-10 is gone once checkpoint-30 is written, and a fast
         # machine writes both between two looks (CI once saw the run end before it was killed that way)
-        if list((out / "checkpoints").glob("checkpoint-*/trainer_state.json")):
+        if saved_checkpoints(out):
             break
         time.sleep(0.05)
     try:
@@ -114,6 +114,22 @@ def test_killed_run_resumes_from_its_last_checkpoint(micro_data, tmp_path):
                                 "--learning_rate", "1e-3"))
     assert "starting over" in changed.stdout and "resuming from" not in changed.stdout
     assert json.loads((out / "metrics.json").read_text())["global_step"] == 12
+
+
+def test_a_checkpoint_killed_while_its_state_was_written_is_passed_over(tmp_path):
+    # the Trainer writes trainer_state.json last; a kill between its open and its write leaves it empty (seen in a
+    # CI run: the resumed grpo run failed on "Expecting value"), so resume takes the checkpoint before it
+    from alignment.training import last_checkpoint
+
+    folder = tmp_path / "checkpoints"
+    assert last_checkpoint(folder) is None
+    for step, state in ((2, '{"global_step": 2}'), (10, '{"global_step": 10}'), (4, ""), (12, '{"global_st')):
+        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (folder / "checkpoint-14").mkdir()  # killed before its state was opened
+    assert last_checkpoint(folder) == str(folder / "checkpoint-10")  # by step, not by name: 10 after 4
+    (folder / "checkpoint-10" / "trainer_state.json").write_text("")
+    assert last_checkpoint(folder) == str(folder / "checkpoint-2")
 
 
 def test_accelerate_launch_runs_two_real_processes(micro_data, tmp_path):
