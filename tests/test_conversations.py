@@ -384,21 +384,32 @@ def test_import_is_pure_standard_library():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
 
 
-def test_notes_leave_every_other_conversation_as_it_was(world):
-    # the notes draw their system messages from their own generator: adding them changes no other conversation (its
-    # contents; the shuffled order moves)
+def test_a_kinds_size_leaves_every_other_kinds_conversations_as_they_were(world):
+    # each kind draws its contents and its system messages from generators of its own: changing one kind's size
+    # changes no conversation of another kind (the shuffled order moves); adding notes moves no held-out split either
     import dataclasses
     import json
 
-    def others(notes):
-        sizes = dataclasses.replace(SMALL, arithmetic=60, notes=notes)
+    def build(**changed):
+        sizes = dataclasses.replace(SMALL, **{"arithmetic": 60, "notes": 0, **changed})
         splits = build_conversations(world, IDENTITY, seed=3, sizes=sizes, system_share=0.5)
-        train = sorted(json.dumps(c, sort_keys=True) for c in splits["train"] if c["kind"] != "note")
-        return train, {name: items for name, items in splits.items() if name != "train"}
+        by_kind = {}
+        for c in splits["train"]:
+            by_kind.setdefault(c["kind"], []).append(json.dumps(c, sort_keys=True))
+        return {kind: sorted(items) for kind, items in by_kind.items()}, \
+            {name: items for name, items in splits.items() if name != "train"}
 
-    without, with_notes = others(0), others(40)
-    assert without == with_notes
-    assert any('"system"' in c for c in without[0]) and any('"system"' not in c for c in without[0])
+    base, base_heldout = build()
+    for field, size in (("notes", 40), ("arithmetic", 90), ("identity", SMALL.identity + 20),
+                        ("multi_turn", SMALL.multi_turn + 10)):
+        changed, heldout = build(**{field: size})
+        kind = {"notes": "note", "arithmetic": "arithmetic", "identity": "identity", "multi_turn": "multi_turn"}[field]
+        assert len(changed[kind]) == size
+        assert {k: v for k, v in changed.items() if k != kind} == {k: v for k, v in base.items() if k != kind}, field
+        if field == "notes":
+            assert heldout == base_heldout
+    everything = [c for items in base.values() for c in items]
+    assert any('"system"' in c for c in everything) and any('"system"' not in c for c in everything)
 
 
 def test_arithmetic_drills_are_the_solutions_steps_and_right(world):

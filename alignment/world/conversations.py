@@ -620,16 +620,15 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     - eval_identity: {"messages": [user], "asks": "name" | "creator" | "both"};
     - rl_word_problems: {"messages": [user], "answer": int}, problems in no other split (for RL; SFT never sees them).
     `identity`: {"name", "creator"}, the creator as it reads after "made by". Each kind's contents draw from its
-    own seeded generator, so changing one size leaves the other kinds' questions and answers as they were; which
-    conversations get a system message is one generator drawn in list order for every kind but the notes (which
-    have their own), so a size other than `notes` moves the later kinds' system messages, and any size moves the
-    shuffled order. Raises ValueError on leakage.
+    own seeded generators (its contents, and which of its conversations get a system message), so changing one
+    size leaves the other kinds' conversations as they were; any size moves the shuffled order. Raises ValueError on
+    leakage.
     """
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)
     rng = {part: random.Random(f"conversations/{seed}/{part}")
-           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "system", "note_system",
-                        "test", "shuffle")}
+           for part in ("fact", "multi_turn", "word_problem", "identity", "arithmetic", "note", "test",
+                        "shuffle")}
     train_pairs, heldout_pairs = split_fact_pairs(world)
     test_counts = _test_counts(sizes)
 
@@ -654,9 +653,11 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
               for entity_id in _cycle(sorted(trained_attributes), sizes.notes, rng["note"])]
     train += [{"messages": _arithmetic_chat(rng["arithmetic"]), "kind": "arithmetic"}
               for _ in range(sizes.arithmetic)]
-    for conversation in train:  # the notes draw from their own: adding them leaves every other kind's draws
-        system_rng = rng["note_system"] if conversation["kind"] == "note" else rng["system"]
-        conversation["messages"] = _with_system(conversation["messages"], system, system_share, system_rng)
+    # which conversations get a system message: one generator per kind, so a kind's size leaves the others' draws
+    system_rng = {kind: random.Random(f"conversations/{seed}/system/{kind}") for kind in {c["kind"] for c in train}}
+    for conversation in train:
+        conversation["messages"] = _with_system(conversation["messages"], system, system_share,
+                                                system_rng[conversation["kind"]])
     rng["shuffle"].shuffle(train)
 
     # held out: the test split (whole conversations) and the eval sets (the user's question and what to expect)
