@@ -46,7 +46,10 @@ class EvalConfig:
         "help": f"The suites (columns), of: {', '.join(SUITES)}."})
     world: dict | None = field(default=None, metadata={
         "help": "The tiny world ({seed, n_entities, n_reserved}) the suites' questions come from."})
-    seed: int = field(default=0, metadata={"help": "The stages' seed: which questions each suite holds."})
+    seed: int = field(default=0, metadata={
+        "help": "The stages' seed: how each suite's questions are drawn and phrased, as the stages drew them (then "
+                "their measurements are reused). What is held out does not follow it: the world's people and facts "
+                "and the python questions' split are the same whatever the seed."})
     identity: dict = field(default_factory=lambda: {"name": "Tinker", "creator": "the Open Alignment team"},
                            metadata={"help": "Who the assistant says it is ({name, creator}): the identity suite."})
     conversations_dir: str | None = field(default=None, metadata={

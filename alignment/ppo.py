@@ -86,7 +86,8 @@ class PPOStageConfig(AssistantTrainingFields):
     unknown_questions: int = field(default=60, metadata={
         "help": "Questions about people in no corpus asked at each audit (the refusal stage's probe questions about "
                 "the reserved people it taught to decline: none of the measured set (a), none of PPO's note "
-                "prompts; both sets are the world's, whatever this stage's seed): the share "
+                "prompts; those people and set (a) are the world's, and which questions are asked follows this "
+                "stage's seed): the share "
                 "declined, the refusal stage's lesson, is watched (0: not asked; at most 3 x the probe half of "
                 "n_reserved, 300 in the tiny world)."})
     max_decline_drop: float | None = field(default=0.05, metadata={

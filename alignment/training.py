@@ -235,16 +235,17 @@ def last_checkpoint(folder: Path) -> str | None:
     file's open and its write left it empty, and the resumed run failed on it), and the one before it is taken."""
     if not folder.is_dir():
         return None
+    steps = {int(m.group(1)): p for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))}
+    return next((str(steps[s]) for s in sorted(steps, reverse=True) if checkpoint_saved(steps[s])), None)
 
-    def finished(checkpoint: Path) -> bool:
-        try:
-            json.loads((checkpoint / "trainer_state.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return True
 
-    by_step = sorted(folder.glob("checkpoint-*"), key=lambda p: int(re.findall(r"\d+", p.name)[-1]), reverse=True)
-    return next((str(p) for p in by_step if finished(p)), None)
+def checkpoint_saved(checkpoint: Path) -> bool:
+    """Its trainer_state.json, written last, is whole."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class LossCurve:

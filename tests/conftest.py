@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -29,14 +28,9 @@ def run_cli(*args: str, timeout: int = 900, env: dict | None = None, check: bool
 def saved_checkpoints(out: Path, pattern: str = "checkpoint-*") -> list[Path]:
     """out/checkpoints' dirs whose trainer state is written whole (it is written last; a look while it is being
     written finds it empty, and a kill then leaves a checkpoint that a resumed run must pass over)."""
-    saved = []
-    for state in (out / "checkpoints").glob(f"{pattern}/trainer_state.json"):
-        try:
-            json.loads(state.read_text())
-        except (OSError, ValueError):
-            continue
-        saved.append(state.parent)
-    return saved
+    from alignment.training import checkpoint_saved
+
+    return [p for p in (out / "checkpoints").glob(pattern) if checkpoint_saved(p)]
 
 
 def kill_at_checkpoint(args: list, out: Path, step: int, timeout: float = 600) -> None:

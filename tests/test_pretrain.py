@@ -127,6 +127,7 @@ def test_a_checkpoint_killed_while_its_state_was_written_is_passed_over(tmp_path
         (folder / f"checkpoint-{step}").mkdir(parents=True)
         (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     (folder / "checkpoint-14").mkdir()  # killed before its state was opened
+    (folder / "checkpoint-best").mkdir()  # not a step's checkpoint
     assert last_checkpoint(folder) == str(folder / "checkpoint-10")  # by step, not by name: 10 after 4
     (folder / "checkpoint-10" / "trainer_state.json").write_text("")
     assert last_checkpoint(folder) == str(folder / "checkpoint-2")

@@ -120,6 +120,8 @@ def test_the_measured_sets_are_the_worlds_whatever_a_stages_seed():
     other_stage_seed = build_refusal_questions(world, invented=20, seed=1)
     for name in ("eval_reserved", "eval_heldout", "eval_known"):
         assert other_stage_seed[name] == sets[name]
+    # and what the refusal stage trains on besides its invented people is the same: the measured sets stay unseen
+    assert [i for i in other_stage_seed["probe"] if i["group"] != "invented"] == sets["probe"]
     # the sft stage under another seed holds out the same facts the refusal stage measures as (b)
     sft_heldout = {(row["entity_id"], row["attribute"]) for row in
                    build_conversations(world, {"name": "Tinker", "creator": "the team"}, seed=1)["eval_facts"]}

@@ -28,6 +28,11 @@ def test_held_out_words_and_numbers_are_never_in_training():
     assert not any(f"'{w}'" in train_text for w in heldout_words)
     questions = lambda items, kind: {i["question"].split(" ", 2)[-1] for i in items if i["kind"] == kind}  # noqa: E731
     assert not questions(train, "products") & questions(heldout, "products")
+    # the split is fixed: an eval run with another seed than tool_use's measures nothing tool_use trained on
+    _, other_seed_heldout = python_items(seed=1, n_train=0, n_heldout=90)
+    assert other_seed_heldout != heldout
+    assert not train_words & {i["word"] for i in other_seed_heldout if i["kind"] == "letters"}
+    assert not questions(train, "products") & questions(other_seed_heldout, "products")
     assert len(vocabulary()) > 200
     for item in train[:30]:  # the reference answers are right
         if item["kind"] == "letters":

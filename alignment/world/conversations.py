@@ -621,8 +621,8 @@ def build_conversations(world: World, identity: dict, seed: int = 0, answer_firs
     - rl_word_problems: {"messages": [user], "answer": int}, problems in no other split (for RL; SFT never sees them).
     `identity`: {"name", "creator"}, the creator as it reads after "made by". Each kind's contents draw from its
     own seeded generators (its contents, and which of its conversations get a system message), so changing one
-    size leaves the other kinds' conversations as they were; any size moves the shuffled order. Raises ValueError on
-    leakage.
+    size leaves the other kinds' training conversations as they were; any size moves the shuffled order, and a
+    size with held-out counterparts (_test_counts) changes the test split. Raises ValueError on leakage.
     """
     sizes = sizes or ConversationSizes()
     system = default_system_message(identity)

@@ -164,7 +164,7 @@ def measured_reserved_people(world: World) -> list[Entity]:
     return _halves(world)[3][1]
 
 
-def build_refusal_questions(world: World, measured_known: int = 150, invented: int = 0, outside: int = 0,
+def build_refusal_questions(world: World, *, measured_known: int = 150, invented: int = 0, outside: int = 0,
                             seed: int = 0) -> dict[str, list[dict]]:
     """{"probe": [...], "eval_reserved": (a), "eval_heldout": (b), "eval_known": (c)}; each item as _item makes it.
 

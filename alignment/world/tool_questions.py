@@ -43,8 +43,13 @@ SEARCH_WORDS = {"hometown": "from", "birth_year": "born", "profession": "work", 
                 "organisation": "joined member"}
 
 
-def _held_out(key: str, seed: int, share: float = 0.2) -> bool:
-    digest = hashlib.sha256(f"tool-questions/{seed}/{key}".encode()).digest()
+# Which words, products and comparisons are held out is fixed, not a stage's seed: tool_use trains on one side and
+# eval measures the other, each with its own seed. (The salt is the one seed 0 gave, so the split stayed as it was.)
+HELD_OUT_SALT = "tool-questions/0"
+
+
+def _held_out(key: str, share: float = 0.2) -> bool:
+    digest = hashlib.sha256(f"{HELD_OUT_SALT}/{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") < share * 2**64
 
 
@@ -86,10 +91,11 @@ def _decimal_pair(rng: random.Random) -> tuple[str, str]:
 
 
 def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], list[dict]]:
-    """(training items, held-out items) of the three python kinds, about a third each."""
+    """(training items, held-out items) of the three python kinds, about a third each: the split is fixed
+    (_held_out), `seed` draws the items on each side."""
     words = vocabulary()
-    train_words = [w for w in words if not _held_out(w, seed)]
-    heldout_words = [w for w in words if _held_out(w, seed)]
+    train_words = [w for w in words if not _held_out(w)]
+    heldout_words = [w for w in words if _held_out(w)]
     out = {True: [], False: []}
     for heldout, count in ((False, n_train), (True, n_heldout)):
         # a draw of its own for each side: the held-out questions stay the same when the training count changes
@@ -103,12 +109,12 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
                 key = f"letters/{item['word']}"
             elif kind == 1:
                 a, b = rng.randint(100, 999), rng.randint(100, 999)
-                if _held_out(f"{a}x{b}", seed) != heldout:
+                if _held_out(f"{a}x{b}") != heldout:
                     continue
                 item, key = product_item(a, b, rng), f"{a}x{b}"
             else:
                 x, y = _decimal_pair(rng)
-                if _held_out(f"{min(x, y)}|{max(x, y)}", seed) != heldout:
+                if _held_out(f"{min(x, y)}|{max(x, y)}") != heldout:
                     continue
                 item, key = comparison_item(x, y, rng), f"{x}|{y}"
             if kind and key in seen:
