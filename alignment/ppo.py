@@ -87,9 +87,8 @@ class PPOStageConfig(AssistantTrainingFields):
         "help": "Questions about people in no corpus asked at each audit (the refusal stage's probe questions about "
                 "the reserved people it taught to decline: none of the measured set (a), none of PPO's note "
                 "prompts; those people and set (a) are the world's, and which questions are asked follows this "
-                "stage's seed): the share "
-                "declined, the refusal stage's lesson, is watched (0: not asked; at most 3 x the probe half of "
-                "n_reserved, 300 in the tiny world)."})
+                "stage's seed): the share declined, the refusal stage's lesson, is watched (0: not asked; at most "
+                "3 x the probe half of n_reserved, 300 in the tiny world)."})
     max_decline_drop: float | None = field(default=0.05, metadata={
         "help": "The guard keeps no policy, and stops the run, once the audit's decline share on those questions is "
                 "this far below the input model's (None: declines are measured, not guarded)."})

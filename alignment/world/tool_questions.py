@@ -134,12 +134,12 @@ def search_items(world: World, seed: int, invented: int = 0, readable: int = 0) 
     from the passages (held-out facts with search: 3.3% correct, measured)."""
     from alignment.world.people import invented_people
 
-    from alignment.world.refusal_questions import build_refusal_questions
+    from alignment.world.refusal_questions import measured_reserved_people
 
     rng = random.Random(f"tool-questions/{seed}/search")
     train_pairs, heldout_pairs = split_fact_pairs(world)
     # the refusal stage's split of the reserved people: its measured set (a) is measured here too, never trained on
-    measured = {item["entity_id"] for item in build_refusal_questions(world)["eval_reserved"]}
+    measured = {e.id for e in measured_reserved_people(world)}
     probe_reserved = [e for e in world.reserved if e.id not in measured]
     measured_reserved = [e for e in world.reserved if e.id in measured]
 
