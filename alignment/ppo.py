@@ -106,6 +106,10 @@ class PPOStageConfig(AssistantTrainingFields):
                            metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
     system_message: str | None = field(default=None, metadata={
         "help": "The default system message of the identity measurement (None: one that states the identity)."})
+    tool_questions: int = field(default=120, metadata={
+        "help": "The tool_use stage's held-out python questions (letters, products, comparisons) asked before and "
+                "after with the tools of a tool-trained input model (its tools.json), through the calling loop (0: "
+                "not asked; a model without tools.json is not asked)."})
 
     TRAINER_ARGUMENTS: ClassVar[str] = "trl.experimental.ppo:PPOConfig"
 
@@ -470,7 +474,8 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         repeated = [p for p in heldout for _ in range(cfg.measure_samples)]  # a prompt's samples side by side
         before = scorer.sample(policy, repeated)
         before_greedy = scorer.sample(policy, heldout, greedy=True)
-        kept_before = measure_kept_skills(policy, tokenizer, stops, cfg, word_problems=True)
+        kept_before = measure_kept_skills(policy, tokenizer, stops, cfg, word_problems=True,
+                                          tool_questions=cfg.tool_questions)
         clock.done("measure_before")
 
         def queries(prompts):
@@ -505,7 +510,8 @@ def run_ppo(cfg: PPOStageConfig) -> dict:
         after_greedy = before_greedy if kept_input else scorer.sample(policy, heldout, greedy=True)
         restore_tokenizer(tokenizer, chat, document_eos)
         kept_after = kept_before if kept_input else measure_kept_skills(policy, tokenizer, stops, cfg,
-                                                                                 word_problems=True)
+                                                                        word_problems=True,
+                                                                        tool_questions=cfg.tool_questions)
         clock.done("measure_after")
         save_assistant(cfg, policy, tokenizer, chat, stops, out)
         copy_tool_offer(Path(cfg.model_name_or_path), out)
@@ -573,6 +579,11 @@ def _print_table(record: dict, out: Path) -> None:
     if "reserved" in kept_b:
         print(f"  {'set (a) incorrect':<22} {kept_b['reserved']['incorrect']['share']:>8} "
               f"{kept_a['reserved']['incorrect']['share']:>8}")
+    tools_b, tools_a = kept_b.get("tool_use") or {}, kept_a.get("tool_use") or {}
+    for kind in ("letters", "products", "comparisons"):
+        if f"{kind}_with_python" in tools_b:
+            print(f"  {kind + ' (python)':<22} {tools_b[f'{kind}_with_python']:>8} "
+                  f"{tools_a[f'{kind}_with_python']:>8}")
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

@@ -1,6 +1,6 @@
 """What the RL stages (grpo, ppo) share around the trainer: the tokenizer's EOS as the end of the turn while TRL
 samples (and the document's EOS back for saving), a tool-trained input model staying one, and the skills the earlier
-stages taught measured before and after (identity, the refusal stage's set (a))."""
+stages taught measured before and after (identity, the refusal stage's set (a), tool use)."""
 
 from __future__ import annotations
 
@@ -28,11 +28,18 @@ def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
     tokenizer.chat_template = chat.inference_template
 
 
-def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: bool = False) -> dict:
+def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: bool = False,
+                        tool_questions: int = 0) -> dict:
     """What the earlier stages trained and must stay: identity (the sft stage's set), with `word_problems` the sft
-    stage's held-out word problems too (a stage that practises them, grpo, measures them itself), and the refusal
-    stage's set (a). `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens)."""
+    stage's held-out word problems too (a stage that practises them, grpo, measures them itself), the refusal
+    stage's set (a), and with `tool_questions` the tool_use stage's held-out python questions (for a tool-trained
+    input model). `cfg`: an RL stage's config (skills_dir, world, identity, system_message, eval_max_new_tokens,
+    model_name_or_path, seed)."""
     result = {}
+    if tool_questions:
+        tool_use = measure_tool_use(model, tokenizer, stops, cfg, tool_questions)
+        if tool_use is not None:
+            result["tool_use"] = tool_use
     if cfg.skills_dir:
         from alignment.conversation_files import skill_sets
         from alignment.evals.assistant_probes import measure_skills
@@ -57,6 +64,40 @@ def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: 
                                                      cfg.eval_max_new_tokens, stops, batch_size=256)]
         result["reserved"] = simpleqa_table(exact_grades(items, texts))
     return result
+
+
+# the tool_use stage's measurement budget (recipes/tiny/tool_use.yaml: measure_max_new_tokens, max_calls)
+TOOL_MAX_NEW_TOKENS, TOOL_MAX_CALLS, TOOL_WORKERS = 96, 3, 4
+
+
+def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dict | None:
+    """The tool_use stage's held-out python questions (letters, 3-digit products, decimal comparisons; `count` of
+    them, a third each; the split is fixed, cfg.seed draws the items), asked with the tools the input model's
+    tools.json offers, through the calling loop, graded as that stage and the eval stage grade them. None for an
+    input model trained without tools; where the sandbox cannot start, why (nothing is run outside it)."""
+    from alignment.evals.tool_measures import Measurer, measure_with_tools
+    from alignment.tools import offered_tools, tool_schemas, use_search_index
+    from alignment.tools.python_sandbox import sandbox_problem
+    from alignment.world.tool_questions import python_items
+
+    source = Path(cfg.model_name_or_path)
+    offer = offered_tools(source) if source.is_dir() else None
+    if not offer or "python" not in offer["tools"]:
+        return None
+    problem = sandbox_problem()
+    if problem:
+        return {"not_measured": f"the python sandbox cannot start here ({problem})"}
+    if offer.get("search_index"):  # the trained tools block offers search too: a call to it must find its index
+        use_search_index(offer["search_index"], offer.get("top_k", 2))
+    _, heldout = python_items(cfg.seed, 0, count)
+    kinds = ("letters", "products", "comparisons")
+    sets = {f"eval_{kind}": [i for i in heldout if i["kind"] == kind] for kind in kinds}
+    measurer = Measurer(model, tokenizer, stops, offer["tools"], tool_schemas(offer["tools"]), TOOL_MAX_NEW_TOKENS,
+                        TOOL_MAX_CALLS, TOOL_WORKERS, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
+    measured, _ = measure_with_tools(measurer, sets, None)
+    return {**{f"{kind}_with_python": measured[f"eval_{kind}"]["accuracy"] for kind in kinds},
+            "questions": sum(len(v) for v in sets.values()), "call_rate": measured["call_rate"],
+            "calls_valid_rate": measured["calls"]["valid_rate"]}
 
 
 def copy_tool_offer(source: Path, out: Path) -> None:

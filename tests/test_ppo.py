@@ -139,3 +139,38 @@ def test_a_reward_model_of_another_tokenizer_is_a_one_line_error(micro_base, mic
     assert proc.returncode == 2
     assert "reward_model: " in proc.stderr and "has another tokenizer than the policy's" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_tool_use_is_measured_for_a_tool_trained_input_model_only(micro_base, tmp_path):
+    """Issue 14: tool use is one of the skills that must stay. For an input model with a tools.json, the tool_use
+    stage's held-out python questions are asked with its tools, through the calling loop, a third of each kind;
+    a model trained without tools is not asked."""
+    import shutil
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignment.chat_setup import turn_stop_ids
+    from alignment.rl_policy import measure_kept_skills, measure_tool_use
+    from alignment.tools import TOOLS_FILE
+    from tests.conftest import skip_without_sandbox
+
+    skip_without_sandbox()
+    tool_trained = tmp_path / "tool_trained"
+    shutil.copytree(micro_base, tool_trained)
+    (tool_trained / TOOLS_FILE).write_text(json.dumps({"tools": ["python"]}))
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tool_trained), AutoTokenizer.from_pretrained(tool_trained)
+    stops = turn_stop_ids(model, tokenizer)
+
+    def cfg(model_dir):
+        return SimpleNamespace(model_name_or_path=str(model_dir), seed=0, identity={"name": "Tinker", "creator": "us"},
+                               system_message=None, eval_max_new_tokens=8, skills_dir=None, world=None)
+
+    measured = measure_tool_use(model, tokenizer, stops, cfg(tool_trained), 6)
+    assert measured["questions"] == 6
+    for kind in ("letters", "products", "comparisons"):
+        assert 0.0 <= measured[f"{kind}_with_python"] <= 1.0
+    assert 0.0 <= measured["call_rate"] <= 1.0
+    assert measure_kept_skills(model, tokenizer, stops, cfg(tool_trained), tool_questions=6)["tool_use"] == measured
+    assert measure_tool_use(model, tokenizer, stops, cfg(micro_base), 6) is None
+    assert "tool_use" not in measure_kept_skills(model, tokenizer, stops, cfg(micro_base), tool_questions=6)
