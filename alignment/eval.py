@@ -109,7 +109,7 @@ def suite_items(cfg: EvalConfig) -> dict[str, list[dict]]:
     from alignment.conversation_files import jsonl_objects
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
-    from alignment.world.tool_questions import python_items, search_items
+    from alignment.world.tool_questions import python_items, python_sets_by_kind, search_items
 
     wanted = {SUITE_SETS[s] for s in cfg.suites if s in SUITE_SETS}
     sets: dict[str, list[dict]] = {}
@@ -124,9 +124,7 @@ def suite_items(cfg: EvalConfig) -> dict[str, list[dict]]:
     if wanted & {"eval_reserved", "eval_heldout", "eval_known"}:
         sets |= {k: v for k, v in build_refusal_questions(world).items() if k in wanted}
     if wanted & {"eval_letters", "eval_products", "eval_comparisons"}:
-        _, heldout = python_items(cfg.seed, 0, cfg.python_heldout)
-        for kind in ("letters", "products", "comparisons"):
-            sets[f"eval_{kind}"] = [i for i in heldout if i["kind"] == kind]
+        sets |= python_sets_by_kind(python_items(cfg.seed, 0, cfg.python_heldout)[1])
     if "gold_preference" in cfg.suites:
         from alignment.evals.preference_labeller import note_prompts
 

@@ -579,8 +579,10 @@ def _print_table(record: dict, out: Path) -> None:
     if "reserved" in kept_b:
         print(f"  {'set (a) incorrect':<22} {kept_b['reserved']['incorrect']['share']:>8} "
               f"{kept_a['reserved']['incorrect']['share']:>8}")
+    from alignment.world.tool_questions import PYTHON_KINDS
+
     tools_b, tools_a = kept_b.get("tool_use") or {}, kept_a.get("tool_use") or {}
-    for kind in ("letters", "products", "comparisons"):
+    for kind in PYTHON_KINDS:
         if f"{kind}_with_python" in tools_b:
             print(f"  {kind + ' (python)':<22} {tools_b[f'{kind}_with_python']:>8} "
                   f"{tools_a[f'{kind}_with_python']:>8}")

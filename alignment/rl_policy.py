@@ -78,7 +78,7 @@ def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dic
     from alignment.evals.tool_measures import Measurer, measure_with_tools
     from alignment.tools import offered_tools, tool_schemas, use_search_index
     from alignment.tools.python_sandbox import sandbox_problem
-    from alignment.world.tool_questions import python_items
+    from alignment.world.tool_questions import PYTHON_KINDS, python_items, python_sets_by_kind
 
     source = Path(cfg.model_name_or_path)
     offer = offered_tools(source) if source.is_dir() else None
@@ -89,13 +89,11 @@ def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dic
         return {"not_measured": f"the python sandbox cannot start here ({problem})"}
     if offer.get("search_index"):  # the trained tools block offers search too: a call to it must find its index
         use_search_index(offer["search_index"], offer.get("top_k", 2))
-    _, heldout = python_items(cfg.seed, 0, count)
-    kinds = ("letters", "products", "comparisons")
-    sets = {f"eval_{kind}": [i for i in heldout if i["kind"] == kind] for kind in kinds}
+    sets = python_sets_by_kind(python_items(cfg.seed, 0, count)[1])
     measurer = Measurer(model, tokenizer, stops, offer["tools"], tool_schemas(offer["tools"]), TOOL_MAX_NEW_TOKENS,
                         TOOL_MAX_CALLS, TOOL_WORKERS, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
     measured, _ = measure_with_tools(measurer, sets, None)
-    return {**{f"{kind}_with_python": measured[f"eval_{kind}"]["accuracy"] for kind in kinds},
+    return {**{f"{kind}_with_python": measured[f"eval_{kind}"]["accuracy"] for kind in PYTHON_KINDS},
             "questions": sum(len(v) for v in sets.values()), "call_rate": measured["call_rate"],
             "calls_valid_rate": measured["calls"]["valid_rate"]}
 

@@ -110,7 +110,7 @@ def questions(cfg: ToolUseConfig) -> dict[str, list[dict]]:
     """Every item of the stage: training ones (train_*), measured ones (eval_*), disjoint by construction."""
     from alignment.world.people import build_world
     from alignment.world.refusal_questions import build_refusal_questions
-    from alignment.world.tool_questions import python_items, search_items
+    from alignment.world.tool_questions import python_items, python_sets_by_kind, search_items
 
     world = build_world(**cfg.world)
     out: dict[str, list[dict]] = {}
@@ -119,8 +119,7 @@ def questions(cfg: ToolUseConfig) -> dict[str, list[dict]]:
                                       cfg.python_questions["heldout"])
         out["train_python"], out["train_no_tools"] = train[:cfg.python_questions["train"]], \
             train[cfg.python_questions["train"]:]
-        for kind in ("letters", "products", "comparisons"):
-            out[f"eval_{kind}"] = [i for i in heldout if i["kind"] == kind]
+        out |= python_sets_by_kind(heldout)
     if "search" in cfg.tools:
         searched = search_items(world, cfg.seed, cfg.invented_people, cfg.readable_people)
         out["train_search"] = searched["train"]

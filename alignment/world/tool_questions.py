@@ -90,6 +90,14 @@ def _decimal_pair(rng: random.Random) -> tuple[str, str]:
     return pair[0], pair[1]
 
 
+PYTHON_KINDS = ("letters", "products", "comparisons")
+
+
+def python_sets_by_kind(items: list[dict]) -> dict[str, list[dict]]:
+    """Held-out python questions as the measured sets: eval_letters, eval_products, eval_comparisons."""
+    return {f"eval_{kind}": [i for i in items if i["kind"] == kind] for kind in PYTHON_KINDS}
+
+
 def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], list[dict]]:
     """(training items, held-out items) of the three python kinds, about a third each: the split is fixed
     (_held_out), `seed` draws the items on each side."""
