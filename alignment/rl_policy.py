@@ -94,6 +94,7 @@ def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dic
                         TOOL_MAX_CALLS, TOOL_WORKERS, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
     measured, _ = measure_with_tools(measurer, sets, None)
     return {**{f"{kind}_with_python": measured[f"eval_{kind}"]["accuracy"] for kind in PYTHON_KINDS},
+            **{f"{kind}_calls_ask_the_question": measured[f"eval_{kind}"]["asks_the_question"] for kind in PYTHON_KINDS},
             "questions": sum(len(v) for v in sets.values()), "call_rate": measured["call_rate"],
             "calls_valid_rate": measured["calls"]["valid_rate"]}
 

@@ -329,6 +329,7 @@ def _headlines(with_tools: dict, before: dict, after: dict) -> dict:
         if name in with_tools:
             kind = name.removeprefix("eval_")
             flat[f"{kind}_with_python"] = with_tools[name]["accuracy"]
+            flat[f"{kind}_calls_ask_the_question"] = with_tools[name]["asks_the_question"]
             flat[f"{kind}_without_tools"] = after[name]["accuracy"]
     if "eval_found" in with_tools:
         flat["found_correct_with_search"] = with_tools["eval_found"]["correct"]["share"]
@@ -373,7 +374,9 @@ def _print_table(record: dict, out: Path) -> None:
     print(f"  {'set':<18} {'with tools':>11} {'without (after)':>16} {'without (before)':>17}")
     for name in ("eval_letters", "eval_products", "eval_comparisons"):
         if name in w:
-            print(f"  {name:<18} {w[name]['accuracy']:>11.3f} {a[name]['accuracy']:>16.3f} {b[name]['accuracy']:>17.3f}")
+            print(f"  {name:<18} {w[name]['accuracy']:>11.3f} {a[name]['accuracy']:>16.3f} {b[name]['accuracy']:>17.3f}"
+                  f"  (the call asks the question: {w[name]['asks_the_question']:.3f}; always the commonest "
+                  f"answer: {w[name]['majority_answer']:.3f})")
     if "eval_found" in w:
         print(f"  {'eval_found':<18} {w['eval_found']['correct']['share']:>11.3f} "
               f"{a['eval_found']['correct']['share']:>16.3f} {b['eval_found']['correct']['share']:>17.3f}  (correct)")

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from alignment.recipe import RecipeError
-from alignment.evals.tool_measures import python_grade, search_grade
+from alignment.evals.tool_measures import asks_the_question, majority_answer_rate, python_grade, search_grade
+from alignment.tools.calling import ToolCall
 from alignment.tool_use import ToolUseConfig, make_conversations, questions, training_set
 from alignment.tools import offered_tools, tool_schemas, use_search_index
 from alignment.world.people import build_world
@@ -48,6 +49,34 @@ def test_python_answers_are_graded_by_their_first_number():
     assert not python_grade(product, "347 x 589 is 204383.")  # the trained answers lead with the result
     assert python_grade({"kind": "comparisons", "answer": "9.9"}, "9.9 is bigger.")
     assert not python_grade({"kind": "comparisons", "answer": "9.9"}, "9.11 is bigger.")
+
+
+def test_a_python_call_is_checked_for_the_question_it_asks():
+    """Right by luck is not the same as asked: the call must hold the word and the letter, or both numbers."""
+    letters = {"kind": "letters", "answer": "1", "arguments": {"code": "print('longtemps'.count('m'))"}}
+    python = lambda code: [ToolCall("python", {"code": code}, None)]  # noqa: E731
+    assert asks_the_question(letters, python("print('longtemps'.count('m'))"))
+    assert asks_the_question(letters, python("w = 'longtemps'\nprint(w.count('m'))"))  # another program, same operands
+    assert not asks_the_question(letters, python("print('chees'.count('r'))"))  # 0 printed, "1" guessed: right by luck
+    assert not asks_the_question(letters, python("print('longtemps'.count('e'))"))
+    assert not asks_the_question(letters, [ToolCall("search", {"query": "longtemps m"}, None)])
+    assert not asks_the_question(letters, [ToolCall("python", None, "bad_arguments")]) and not asks_the_question(letters, [])
+    product = {"kind": "products", "answer": "168412", "arguments": {"code": "print(284 * 593)"}}
+    assert asks_the_question(product, python("print(284 * 593)"))
+    assert not asks_the_question(product, python("print(2845 * 593)"))  # a number, not a substring
+    square = {"kind": "products", "answer": "9", "arguments": {"code": "print(3 * 3)"}}
+    assert not asks_the_question(square, python("print(3 * 4)"))  # both operands, counted
+    assert majority_answer_rate([{"answer": a} for a in "1121"]) == 0.75
+
+
+def test_held_out_letter_counts_are_not_mostly_one():
+    """With a random letter of any word, 29 of 40 held-out counts were 1: a model that always said 1 scored 72.5%."""
+    from alignment.world.tool_questions import python_items
+
+    letters = [i for i in python_items(seed=0, n_train=0, n_heldout=120)[1] if i["kind"] == "letters"]
+    assert len(letters) == 40 and majority_answer_rate(letters) <= 0.45
+    assert {i["answer"] for i in letters} >= {"0", "1", "2", "3"}
+    assert all(len(set(i["word"])) < len(i["word"]) for i in letters)  # a repeated letter: counts beyond yes or no
 
 
 def test_search_answers_are_graded_as_facts():

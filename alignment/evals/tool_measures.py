@@ -3,11 +3,15 @@ covered people and of people no page has, for search), asked with the tools offe
 with none. The tool_use stage measures its input and output models with these, and `alignment eval` any model.
 
 Graded on the reply's text: a python answer is right when its first number is the answer; a searched fact as the
-refusal stage grades a fact (correct, incorrect or not attempted).
+refusal stage grades a fact (correct, incorrect or not attempted). Beside a python set's accuracy: how often the
+call asks what the question asked, and what always giving the commonest answer would score (a count of letters is
+often right by luck).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 PYTHON_SETS = ("eval_letters", "eval_products", "eval_comparisons")
@@ -29,6 +33,23 @@ def search_grade(item: dict, text: str) -> str:
     from alignment.world.people import pool
 
     return grade_fact(text, [item["truth"]], pool(item["attribute"]))
+
+
+_OPERAND = re.compile(r"'[^']*'|\d+(?:\.\d+)?")  # a quoted string or a number, as the trained calls write them
+
+
+def asks_the_question(item: dict, calls) -> bool:
+    """A python call's code holds every operand of the trained call for the question (the word and the letter, the
+    two numbers): whether the program computes what was asked, whatever the reply then makes of its output. A
+    letter-count reply can be right by luck (most counts are 0, 1 or 2); a call that asks about another word cannot."""
+    operands = _OPERAND.findall(item["arguments"]["code"])
+    return any(c.name == "python" and c.arguments and not Counter(operands) - Counter(
+        _OPERAND.findall(str(c.arguments.get("code", "")))) for c in calls)
+
+
+def majority_answer_rate(items: list[dict]) -> float:
+    """What a model that always gives the set's commonest answer scores: the floor a guess reaches."""
+    return _share(i["answer"] == Counter(j["answer"] for j in items).most_common(1)[0][0] for i in items)
 
 
 @dataclass
@@ -125,7 +146,10 @@ def measure_with_tools(measurer: Measurer, items: dict[str, list[dict]], skills:
         calls += [c for e in exchanges for c in e.calls]
         if wanted == "python":
             result[name] = {"accuracy": _share(python_grade(i, a) for i, a in zip(items[name], answers)),
-                            "questions": len(answers)}
+                            "questions": len(answers),
+                            "asks_the_question": _share(asks_the_question(i, e.calls)
+                                                        for i, e in zip(items[name], exchanges)),
+                            "majority_answer": majority_answer_rate(items[name])}
         else:
             grades = [search_grade(i, a) for i, a in zip(items[name], answers)]
             result[name] = simpleqa_table(grades)

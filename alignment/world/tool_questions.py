@@ -7,6 +7,7 @@ search, reads the result in its context window, and answers from that.
 Kinds of questions (every kind has a training share and a held-out share, disjoint):
 - letters: how often a letter occurs in a word. Words come from the mini-web's own vocabulary
   (alignment/world/page_templates.py), split by a seeded hash: held-out words never occur in a training question;
+  the held-out ones are words with a repeated letter, asked so that the counts spread (letter_item);
 - products: 3-digit x 3-digit, pairs split by a seeded hash;
 - comparisons: "Which is bigger, 9.11 or 9.9?" (decimals whose digit count misleads), split the same way;
 - search: facts of covered people (SFT's held-out pairs, which the assistant mostly does not know, for the
@@ -61,10 +62,31 @@ def vocabulary() -> list[str]:
     return sorted({w for w in re.findall(r"\b[a-z]{5,11}\b", text)})
 
 
-def letter_item(word: str, rng: random.Random) -> dict:
-    # mostly a letter the word has (the interesting counts), sometimes one it lacks (the answer 0)
-    letter = rng.choice(word) if rng.random() < 0.85 else rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz"
-                                                                      if c not in word])
+def letter_words() -> list[str]:
+    """The vocabulary's words with a repeated letter (626 of 1,025): the "strawberry" case, where a count is more
+    than a yes or no."""
+    return [w for w in vocabulary() if len(set(w)) < len(w)]
+
+
+def letter_item(word: str, rng: random.Random, spread: bool = False) -> dict:
+    """Training questions: mostly a letter the word has, sometimes one it lacks (the answer 0). Measured ones
+    (`spread`): a letter the word lacks a quarter of the time, one it has once a quarter of the time, else its most
+    frequent one: the 40 held-out questions (seed 0) answer 0 / 1 / 2 / 3 9 / 13 / 15 / 3 times. Drawn as the
+    training ones are, 29 of the 40 were 1, and a model that always answered 1 scored 72.5%. The training
+    questions stay as they were: trained on spread counts too (bf16, Zen 4, one run), the assistant's calls held
+    the asked word in 0 of 40 questions either way, and identity with tools offered fell 8 points."""
+    draw = rng.random()
+    once = [c for c in sorted(set(word)) if word.count(c) == 1]
+    if not spread:
+        letter = rng.choice(word) if draw < 0.85 else rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz"
+                                                                   if c not in word])
+    elif draw < 0.25:
+        letter = rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz" if c not in word])
+    elif draw < 0.5 and once:
+        letter = rng.choice(once)
+    else:
+        most = max(word.count(c) for c in word)
+        letter = rng.choice([c for c in sorted(set(word)) if word.count(c) == most])
     return {"kind": "letters", "word": word, "letter": letter, "answer": str(word.count(letter)),
             "question": rng.choice(LETTER_QUESTIONS).format(letter=letter, word=word),
             "tool": "python", "arguments": {"code": f"print({word!r}.count({letter!r}))"}}
@@ -103,7 +125,7 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
     (_held_out), `seed` draws the items on each side."""
     words = vocabulary()
     train_words = [w for w in words if not _held_out(w)]
-    heldout_words = [w for w in words if _held_out(w)]
+    heldout_words = [w for w in letter_words() if _held_out(w)]
     out = {True: [], False: []}
     for heldout, count in ((False, n_train), (True, n_heldout)):
         # a draw of its own for each side: the held-out questions stay the same when the training count changes
@@ -113,7 +135,7 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
         while len(out[heldout]) < count:
             kind = len(out[heldout]) % 3
             if kind == 0:
-                item = letter_item(rng.choice(pool), rng)
+                item = letter_item(rng.choice(pool), rng, spread=heldout)
                 key = f"letters/{item['word']}"
             elif kind == 1:
                 a, b = rng.randint(100, 999), rng.randint(100, 999)
