@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from alignment.recipe import RecipeError, stage_main
+from alignment.rl_policy import kept_skills_lines, tool_questions_field
 from alignment.sft_training import AssistantTrainingFields
 from alignment.tools import TOOLS
 
@@ -85,6 +86,7 @@ class GRPOStageConfig(AssistantTrainingFields):
                            metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
     system_message: str | None = field(default=None, metadata={
         "help": "The default system message of the identity measurement (None: one that states the identity)."})
+    tool_questions: int = tool_questions_field()
 
     TRAINER_ARGUMENTS: ClassVar[str] = "trl:GRPOConfig"
 
@@ -380,7 +382,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         args = grpo_arguments(cfg, out, precision)
         budget = args.max_completion_length
         before = measure_problems(model, tokenizer, stops, cfg, heldout, budget) if heldout else {}
-        kept_before = measure_kept_skills(model, tokenizer, stops, cfg)
+        kept_before = measure_kept_skills(model, tokenizer, stops, cfg, tool_questions=cfg.tool_questions)
         clock.done("measure_before")
 
         import datasets
@@ -407,7 +409,7 @@ def run_grpo(cfg: GRPOStageConfig) -> dict:
         plot_training(history, out / "training_curves.png")
 
         after = measure_problems(model, tokenizer, stops, cfg, heldout, budget) if heldout else {}
-        kept_after = measure_kept_skills(model, tokenizer, stops, cfg)
+        kept_after = measure_kept_skills(model, tokenizer, stops, cfg, tool_questions=cfg.tool_questions)
         clock.done("measure_after")
         if heldout:
             plot_success_rates(before["solved_per_problem"], after["solved_per_problem"], cfg.samples_per_problem,
@@ -493,12 +495,8 @@ def _print_table(record: dict, cfg: GRPOStageConfig, out: Path) -> None:
         print(f"  {'held out':<28} {'before':>8} {'after':>8}")
         for key in ("greedy_accuracy", "pass@1", k, "never_solved", "always_solved"):
             print(f"  {key:<28} {b[key]:>8} {a[key]:>8}")
-    for key in record["kept_after"]:
-        if key != "reserved":
-            print(f"  {key:<28} {record['kept_before'][key]:>8} {record['kept_after'][key]:>8}")
-    if "reserved" in record["kept_after"]:
-        print(f"  {'set (a) incorrect':<28} {record['kept_before']['reserved']['incorrect']['share']:>8} "
-              f"{record['kept_after']['reserved']['incorrect']['share']:>8}")
+    for line in kept_skills_lines(record["kept_before"], record["kept_after"], 28):
+        print(line)
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from alignment.recipe import RecipeError, stage_main
+from alignment.rl_policy import kept_skills_lines, tool_questions_field
 from alignment.sft_training import AssistantTrainingFields
 
 # TRL prints a notice on importing trl.experimental (here: as the recipe's PPOConfig fields are read); the module
@@ -106,10 +107,7 @@ class PPOStageConfig(AssistantTrainingFields):
                            metadata={"help": "Who the assistant says it is ({name, creator}): identity is measured."})
     system_message: str | None = field(default=None, metadata={
         "help": "The default system message of the identity measurement (None: one that states the identity)."})
-    tool_questions: int = field(default=120, metadata={
-        "help": "The tool_use stage's held-out python questions (letters, products, comparisons) asked before and "
-                "after with the tools of a tool-trained input model (its tools.json), through the calling loop (0: "
-                "not asked; a model without tools.json is not asked)."})
+    tool_questions: int = tool_questions_field()
 
     TRAINER_ARGUMENTS: ClassVar[str] = "trl.experimental.ppo:PPOConfig"
 
@@ -572,20 +570,8 @@ def _print_table(record: dict, out: Path) -> None:
     verdict = ("the guard kept the input model: its measurements are the before column" if record["kept_step"] == 0
                else f"gold gain {gain['mean']:+.4f} +- {gain['stderr']} ({gain['standard_errors']} standard errors)")
     print(f"  {verdict}; {record['gold_scores_given']} gold scores asked of the people")
-    kept_b, kept_a = record["kept_before"], record["kept_after"]
-    for key, label in (("identity_accuracy_no_system", "identity"), ("word_problem_accuracy", "word problems")):
-        if key in kept_b:
-            print(f"  {label:<22} {kept_b[key]:>8} {kept_a[key]:>8}")
-    if "reserved" in kept_b:
-        print(f"  {'set (a) incorrect':<22} {kept_b['reserved']['incorrect']['share']:>8} "
-              f"{kept_a['reserved']['incorrect']['share']:>8}")
-    from alignment.world.tool_questions import PYTHON_KINDS
-
-    tools_b, tools_a = kept_b.get("tool_use") or {}, kept_a.get("tool_use") or {}
-    for kind in PYTHON_KINDS:
-        if f"{kind}_with_python" in tools_b:
-            print(f"  {kind + ' (python)':<22} {tools_b[f'{kind}_with_python']:>8} "
-                  f"{tools_a[f'{kind}_with_python']:>8}")
+    for line in kept_skills_lines(record["kept_before"], record["kept_after"], 22):
+        print(line)
     print(f"  -> {out} (wall {record['wall_time_s']} s, peak {record['peak_memory_gb']} GB)")
 
 

@@ -28,6 +28,16 @@ def restore_tokenizer(tokenizer, chat, document_eos: str) -> None:
     tokenizer.chat_template = chat.inference_template
 
 
+def tool_questions_field():
+    """The RL stages' `tool_questions` recipe field (grpo, ppo)."""
+    from dataclasses import field
+
+    return field(default=120, metadata={
+        "help": "The tool_use stage's held-out python questions (letters, products, comparisons) asked before and "
+                "after with the tools of a tool-trained input model (its tools.json), through the calling loop (0: "
+                "not asked; a model without tools.json is not asked)."})
+
+
 def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: bool = False,
                         tool_questions: int = 0) -> dict:
     """What the earlier stages trained and must stay: identity (the sft stage's set), with `word_problems` the sft
@@ -64,6 +74,28 @@ def measure_kept_skills(model, tokenizer, stops: list[int], cfg, word_problems: 
                                                      cfg.eval_max_new_tokens, stops, batch_size=256)]
         result["reserved"] = simpleqa_table(exact_grades(items, texts))
     return result
+
+
+def kept_skills_lines(before: dict, after: dict, width: int) -> list[str]:
+    """measure_kept_skills' results before and after, as the RL stages' closing tables print them."""
+    from alignment.world.tool_questions import PYTHON_KINDS
+
+    lines = [f"  {label:<{width}} {before[key]:>8} {after[key]:>8}" for key, label in (
+        ("identity_accuracy_no_system", "identity"), ("identity_accuracy_default_system", "identity, system message"),
+        ("word_problem_accuracy", "word problems")) if key in before]
+    if "reserved" in before:
+        lines.append(f"  {'set (a) incorrect':<{width}} {before['reserved']['incorrect']['share']:>8} "
+                     f"{after['reserved']['incorrect']['share']:>8}")
+    tools_before, tools_after = before.get("tool_use") or {}, after.get("tool_use") or {}
+    if "not_measured" in tools_before:
+        lines.append(f"  tool use not measured: {tools_before['not_measured']}")
+    for kind in PYTHON_KINDS:
+        if f"{kind}_with_python" in tools_before:
+            lines.append(f"  {kind + ' (python)':<{width}} {tools_before[f'{kind}_with_python']:>8} "
+                         f"{tools_after[f'{kind}_with_python']:>8}  (calls that ask the question: "
+                         f"{tools_before[f'{kind}_calls_ask_the_question']} -> "
+                         f"{tools_after[f'{kind}_calls_ask_the_question']})")
+    return lines
 
 
 # the tool_use stage's measurement budget (recipes/tiny/tool_use.yaml: measure_max_new_tokens, max_calls)

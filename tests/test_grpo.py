@@ -82,9 +82,27 @@ def grpo_args(model, out, files, *extra):
 
 @pytest.mark.slow
 def test_grpo_on_word_problems_writes_a_model_and_its_measurements(micro_base, problem_files, tmp_path):
+    """Issue 13, on a micro model that is tool-trained (its tools.json): the held-out problems before and after, and
+    letter counting with python (the tool_use stage's held-out python questions) among the skills that must stay."""
+    import shutil
+
+    from alignment.tools import TOOLS_FILE
+    from alignment.tools.python_sandbox import sandbox_problem
+
+    tool_trained = tmp_path / "tool_trained"
+    shutil.copytree(micro_base, tool_trained)
+    (tool_trained / TOOLS_FILE).write_text(json.dumps({"tools": ["python"]}))
     out = tmp_path / "grpo"
-    proc = run_cli(*grpo_args(micro_base, out, problem_files, "--max_steps", "2"))
+    proc = run_cli(*grpo_args(tool_trained, out, problem_files, "--max_steps", "2", "--tool_questions", "6"))
     metrics = json.loads((out / "metrics.json").read_text())
+    for when in ("kept_before", "kept_after"):
+        tool_use = metrics[when]["tool_use"]
+        if sandbox_problem():
+            assert "not_measured" in tool_use
+            continue
+        assert tool_use["questions"] == 6 and 0.0 <= tool_use["letters_with_python"] <= 1.0
+        assert 0.0 <= tool_use["letters_calls_ask_the_question"] <= 1.0
+    assert "letters (python)" in proc.stdout or sandbox_problem()
     assert metrics["global_step"] == 2 and metrics["train_problems"] == 40 and metrics["num_generations"] == 4
     for when in ("before", "after"):
         measured = metrics[when]

@@ -170,6 +170,7 @@ def test_tool_use_is_measured_for_a_tool_trained_input_model_only(micro_base, tm
     assert measured["questions"] == 6
     for kind in ("letters", "products", "comparisons"):
         assert 0.0 <= measured[f"{kind}_with_python"] <= 1.0
+        assert 0.0 <= measured[f"{kind}_calls_ask_the_question"] <= 1.0
     assert 0.0 <= measured["call_rate"] <= 1.0
     assert measure_kept_skills(model, tokenizer, stops, cfg(tool_trained), tool_questions=6)["tool_use"] == measured
     assert measure_tool_use(model, tokenizer, stops, cfg(micro_base), 6) is None
