@@ -108,8 +108,9 @@ def test_reward_on_the_tiny_world_writes_a_score_model_and_its_measurements(micr
     # whom it does not know: rollouts about set (a)'s reserved people (2 of the 4), and the scripted pairs
     assert metrics["unknown_people_rankings"]["prompts"] == 2
     knowledge = metrics["knowledge"]
-    assert knowledge["true_note_over_decline_known"]["pairs"] == 6
-    assert knowledge["decline_over_made_up_note_unknown"]["pairs"] == 2
+    for suffix in ("", "_new_wording"):  # the refusal stage's decline, and one in words no stage trains
+        assert knowledge[f"true_note_over_decline_known{suffix}"]["pairs"] == 6
+        assert knowledge[f"decline_over_made_up_note_unknown{suffix}"]["pairs"] == 2
     assert all(part["people_agree"] for part in knowledge.values())  # the people's gold orders every pair so
     assert "made-up note" in proc.stdout
     assert (out / "reward_vs_gold.png").stat().st_size > 0 and (out / "loss_curve.png").is_file()
@@ -281,4 +282,11 @@ def test_a_world_without_reserved_people_has_only_covered_people_to_probe():
     sets = rlhf_note_prompts(world, 0)
     assert sets["heldout_unknown"] == []
     pairs = knowledge_probe(world, sets["heldout"], sets["heldout_unknown"], 0)
-    assert len(pairs) == 6 and all(p["known"] and p["better"].startswith(p["item"]["name"]) for p in pairs)
+    assert len(pairs) == 12 and all(p["known"] and p["better"].startswith(p["item"]["name"]) for p in pairs)
+    assert [p["wording"] for p in pairs[:2]] == ["trained", "new"]
+    from alignment.evals.refusal_grading import declines
+    from alignment.world.refusal_questions import REFUSALS
+
+    new = [p["worse"] for p in pairs if p["wording"] == "new"]
+    assert all(declines(text) for text in new)  # graded a decline ...
+    assert not any(text.startswith(r.split("{")[0]) for text in new for r in REFUSALS)  # ... in words none trains
