@@ -13,7 +13,8 @@ reinforced, and this repeats; the model finds what works for itself instead of i
    temperature 1 per problem (pass@1, pass@k, and each problem's success rate: the video's "4 of 15").
 3. Train: TRL's GRPOTrainer, every GRPOConfig field a recipe field; the rewards named in the recipe
    (alignment/rewards.py), each one's mean logged. A killed run resumes from its last checkpoint.
-4. Measure again, and the skills that must stay (identity, the refusal stage's set (a)); metrics.json, plots of
+4. Measure again, and the skills that must stay (identity, the refusal stage's set (a), and for a tool-trained
+   input model the tool_use stage's held-out python questions with its tools); metrics.json, plots of
    reward / accuracy / length over the steps and of the success rates before and after.
 """
 

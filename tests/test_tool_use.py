@@ -57,6 +57,8 @@ def test_a_python_call_is_checked_for_the_question_it_asks():
     python = lambda code: [ToolCall("python", {"code": code}, None)]  # noqa: E731
     assert asks_the_question(letters, python("print('longtemps'.count('m'))"))
     assert asks_the_question(letters, python("w = 'longtemps'\nprint(w.count('m'))"))  # another program, same operands
+    assert asks_the_question(letters, python('print("longtemps".count("m"))'))  # either quotes
+    assert not asks_the_question(letters, [ToolCall("python", {"code": "print('longtemps'.count('m'))"}, "over_limit")])
     assert not asks_the_question(letters, python("print('chees'.count('r'))"))  # 0 printed, "1" guessed: right by luck
     assert not asks_the_question(letters, python("print('longtemps'.count('e'))"))
     assert not asks_the_question(letters, [ToolCall("search", {"query": "longtemps m"}, None)])

@@ -35,21 +35,29 @@ def search_grade(item: dict, text: str) -> str:
     return grade_fact(text, [item["truth"]], pool(item["attribute"]))
 
 
-_OPERAND = re.compile(r"'[^']*'|\d+(?:\.\d+)?")  # a quoted string or a number, as the trained calls write them
+_OPERAND = re.compile(r"'([^']*)'|\"([^\"]*)\"|(\d+(?:\.\d+)?)")  # a quoted string (either quotes) or a number
+
+
+def _operands(code: str) -> Counter:
+    return Counter("".join(groups) for groups in _OPERAND.findall(code))
 
 
 def asks_the_question(item: dict, calls) -> bool:
-    """A python call's code holds every operand of the trained call for the question (the word and the letter, the
-    two numbers): whether the program computes what was asked, whatever the reply then makes of its output. A
-    letter-count reply can be right by luck (most counts are 0, 1 or 2); a call that asks about another word cannot."""
-    operands = _OPERAND.findall(item["arguments"]["code"])
-    return any(c.name == "python" and c.arguments and not Counter(operands) - Counter(
-        _OPERAND.findall(str(c.arguments.get("code", "")))) for c in calls)
+    """A python call that ran holds every operand of the trained call for the question in its code (the word and
+    the letter, the two numbers): whether the program computes what was asked, whatever the reply then makes of
+    its output. A letter-count reply can be right by luck (most counts are 0, 1 or 2); a call that asks about
+    another word cannot."""
+    wanted = _operands(item["arguments"]["code"])
+    return any(c.name == "python" and c.problem is None and c.arguments and
+               not wanted - _operands(str(c.arguments.get("code", ""))) for c in calls)
 
 
 def majority_answer_rate(items: list[dict]) -> float:
     """What a model that always gives the set's commonest answer scores: the floor a guess reaches."""
-    return _share(i["answer"] == Counter(j["answer"] for j in items).most_common(1)[0][0] for i in items)
+    if not items:
+        return 0.0
+    commonest = Counter(i["answer"] for i in items).most_common(1)[0][0]
+    return _share(i["answer"] == commonest for i in items)
 
 
 @dataclass

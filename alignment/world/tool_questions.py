@@ -62,19 +62,13 @@ def vocabulary() -> list[str]:
     return sorted({w for w in re.findall(r"\b[a-z]{5,11}\b", text)})
 
 
-def letter_words() -> list[str]:
-    """The vocabulary's words with a repeated letter (626 of 1,025): the "strawberry" case, where a count is more
-    than a yes or no."""
-    return [w for w in vocabulary() if len(set(w)) < len(w)]
-
-
 def letter_item(word: str, rng: random.Random, spread: bool = False) -> dict:
     """Training questions: mostly a letter the word has, sometimes one it lacks (the answer 0). Measured ones
     (`spread`): a letter the word lacks a quarter of the time, one it has once a quarter of the time, else its most
     frequent one: the 40 held-out questions (seed 0) answer 0 / 1 / 2 / 3 9 / 13 / 15 / 3 times. Drawn as the
     training ones are, 29 of the 40 were 1, and a model that always answered 1 scored 72.5%. The training
     questions stay as they were: trained on spread counts too (bf16, Zen 4, one run), the assistant's calls held
-    the asked word in 0 of 40 questions either way, and identity with tools offered fell 8 points."""
+    the asked word in 0 of 40 questions either way, and identity with tools offered fell from 92% to 86%."""
     draw = rng.random()
     once = [c for c in sorted(set(word)) if word.count(c) == 1]
     if not spread:
@@ -125,7 +119,9 @@ def python_items(seed: int, n_train: int, n_heldout: int) -> tuple[list[dict], l
     (_held_out), `seed` draws the items on each side."""
     words = vocabulary()
     train_words = [w for w in words if not _held_out(w)]
-    heldout_words = [w for w in letter_words() if _held_out(w)]
+    # measured: words with a repeated letter (626 of the 1,025), the "strawberry" case, where a count is more than a
+    # yes or no (the held-out products and comparisons come after them in one draw: 23 and 32 of the 40 stayed)
+    heldout_words = [w for w in words if _held_out(w) and len(set(w)) < len(w)]
     out = {True: [], False: []}
     for heldout, count in ((False, n_train), (True, n_heldout)):
         # a draw of its own for each side: the held-out questions stay the same when the training count changes
