@@ -107,10 +107,10 @@ def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dic
     them, a third each; the split is fixed, cfg.seed draws the items), asked with the tools the input model's
     tools.json offers, through the calling loop, graded as that stage and the eval stage grade them. None for an
     input model trained without tools; where the sandbox cannot start, why (nothing is run outside it)."""
-    from alignment.evals.tool_measures import Measurer, measure_with_tools
+    from alignment.evals.tool_measures import Measurer, measure_with_tools, python_headlines
     from alignment.tools import offered_tools, tool_schemas, use_search_index
     from alignment.tools.python_sandbox import sandbox_problem
-    from alignment.world.tool_questions import PYTHON_KINDS, python_items, python_sets_by_kind
+    from alignment.world.tool_questions import python_items, python_sets_by_kind
 
     source = Path(cfg.model_name_or_path)
     offer = offered_tools(source) if source.is_dir() else None
@@ -125,9 +125,7 @@ def measure_tool_use(model, tokenizer, stops: list[int], cfg, count: int) -> dic
     measurer = Measurer(model, tokenizer, stops, offer["tools"], tool_schemas(offer["tools"]), TOOL_MAX_NEW_TOKENS,
                         TOOL_MAX_CALLS, TOOL_WORKERS, cfg.identity, cfg.system_message, cfg.eval_max_new_tokens)
     measured, _ = measure_with_tools(measurer, sets, None)
-    return {**{f"{kind}_with_python": measured[f"eval_{kind}"]["accuracy"] for kind in PYTHON_KINDS},
-            **{f"{kind}_calls_ask_the_question": measured[f"eval_{kind}"]["asks_the_question"] for kind in PYTHON_KINDS},
-            "questions": sum(len(v) for v in sets.values()), "call_rate": measured["call_rate"],
+    return {**python_headlines(measured), "questions": sum(len(v) for v in sets.values()), "call_rate": measured["call_rate"],
             "calls_valid_rate": measured["calls"]["valid_rate"]}
 
 

@@ -324,13 +324,12 @@ def _training_index(cfg: ToolUseConfig, out: Path, readable: list) -> Path:
 
 def _headlines(with_tools: dict, before: dict, after: dict) -> dict:
     """The numbers the issue asks for, flat (the pipeline's closing table shows the first)."""
-    flat = {}
-    for name in ("eval_letters", "eval_products", "eval_comparisons"):
+    from alignment.evals.tool_measures import PYTHON_SETS, python_headlines
+
+    flat = python_headlines(with_tools)
+    for name in PYTHON_SETS:
         if name in with_tools:
-            kind = name.removeprefix("eval_")
-            flat[f"{kind}_with_python"] = with_tools[name]["accuracy"]
-            flat[f"{kind}_calls_ask_the_question"] = with_tools[name]["asks_the_question"]
-            flat[f"{kind}_without_tools"] = after[name]["accuracy"]
+            flat[f"{name.removeprefix('eval_')}_without_tools"] = after[name]["accuracy"]
     if "eval_found" in with_tools:
         flat["found_correct_with_search"] = with_tools["eval_found"]["correct"]["share"]
         flat["found_correct_without_tools_before"] = before["eval_found"]["correct"]["share"]

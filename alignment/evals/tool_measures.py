@@ -52,6 +52,18 @@ def asks_the_question(item: dict, calls) -> bool:
                not wanted - _operands(str(c.arguments.get("code", ""))) for c in calls)
 
 
+def python_headlines(with_tools: dict) -> dict:
+    """measure_with_tools' python sets, flat: {kind}_with_python and {kind}_calls_ask_the_question for each set
+    measured (the tool_use stage's metrics.json and the RL stages' kept tool use)."""
+    flat = {}
+    for name in PYTHON_SETS:
+        if name in with_tools:
+            kind = name.removeprefix("eval_")
+            flat[f"{kind}_with_python"] = with_tools[name]["accuracy"]
+            flat[f"{kind}_calls_ask_the_question"] = with_tools[name]["asks_the_question"]
+    return flat
+
+
 def majority_answer_rate(items: list[dict]) -> float:
     """What a model that always gives the set's commonest answer scores: the floor a guess reaches."""
     if not items:

@@ -70,17 +70,17 @@ def letter_item(word: str, rng: random.Random, spread: bool = False) -> dict:
     questions stay as they were: trained on spread counts too (bf16, Zen 4, one run), the assistant's calls held
     the asked word in 0 of 40 questions either way, and identity with tools offered fell from 92% to 86%."""
     draw = rng.random()
-    once = [c for c in sorted(set(word)) if word.count(c) == 1]
+    absent = [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in word]
+    counts = {c: word.count(c) for c in sorted(set(word))}
+    once = [c for c, n in counts.items() if n == 1]
     if not spread:
-        letter = rng.choice(word) if draw < 0.85 else rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz"
-                                                                   if c not in word])
+        letter = rng.choice(word) if draw < 0.85 else rng.choice(absent)
     elif draw < 0.25:
-        letter = rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz" if c not in word])
+        letter = rng.choice(absent)
     elif draw < 0.5 and once:
         letter = rng.choice(once)
     else:
-        most = max(word.count(c) for c in word)
-        letter = rng.choice([c for c in sorted(set(word)) if word.count(c) == most])
+        letter = rng.choice([c for c, n in counts.items() if n == max(counts.values())])
     return {"kind": "letters", "word": word, "letter": letter, "answer": str(word.count(letter)),
             "question": rng.choice(LETTER_QUESTIONS).format(letter=letter, word=word),
             "tool": "python", "arguments": {"code": f"print({word!r}.count({letter!r}))"}}
